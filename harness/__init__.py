@@ -1,0 +1,7 @@
+"""rnn-harness: property-based verification of Keras recurrent-layer state semantics."""
+
+from harness.errors import HarnessUsageError
+from harness.specs import LAYER_KINDS, LayerSpec
+
+__all__ = ["LAYER_KINDS", "HarnessUsageError", "LayerSpec"]
+__version__ = "0.1.0"

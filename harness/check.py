@@ -1,0 +1,105 @@
+"""The per-test evidence collector and the one comparison helper.
+
+Every property receives a ``PropertyCheck`` (the ``check`` fixture). It counts
+examples, keeps the plain data of the current example (so that the shrunk
+counterexample is known when Hypothesis replays it last), records the largest
+error seen, and compares arrays with ``assert_close``, whose failure message
+names the property, the layer, the target, where the largest difference is and
+the tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.errors import PropertyFailure
+from harness.tolerance import Tolerance, excess, max_abs_error
+
+AXIS_NAMES = {1: ("unit",), 2: ("sample", "unit"), 3: ("sample", "timestep", "unit")}
+
+
+def to_plain(value: Any) -> Any:
+    """Convert arrays, specs and tuples to JSON-ready lists, dicts and numbers."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    return value
+
+
+@dataclass
+class PropertyCheck:
+    """Evidence for one property x layer x target test."""
+
+    property_id: str
+    layer: str
+    target: str
+    examples: int = 0
+    max_abs_error: float = 0.0
+    tolerance: Tolerance | None = None
+    example_data: dict[str, Any] | None = field(default=None, repr=False)
+
+    def example(self, **data: Any) -> None:
+        """Start a new example; ``data`` is what a reproducer needs to rebuild it."""
+        self.examples += 1
+        self.example_data = data
+
+    def counterexample(self) -> dict[str, Any] | None:
+        """The last example's data as plain JSON-ready values."""
+        return None if self.example_data is None else to_plain(self.example_data)
+
+    def assert_close(
+        self,
+        what: str,
+        *,
+        actual: np.ndarray,
+        expected: np.ndarray,
+        tol: Tolerance,
+    ) -> None:
+        """Assert ``actual`` matches ``expected`` elementwise within ``tol``.
+
+        Args:
+            what: a short description of the two sides, e.g. ``"chunked vs whole outputs"``.
+            actual: the side under test.
+            expected: the side it must equal.
+            tol: from ``harness.tolerance.tolerance_for``.
+        """
+        __tracebackhide__ = True
+        actual = np.asarray(actual)
+        expected = np.asarray(expected)
+        self.tolerance = tol
+        if actual.shape != expected.shape:
+            raise PropertyFailure(
+                f"[{self.property_id} | {self.layer} | {self.target}] {what}: expected shape "
+                f"{expected.shape}. Received: {actual.shape}"
+            )
+        err = max_abs_error(actual, expected)
+        self.max_abs_error = max(self.max_abs_error, err)
+        over = excess(actual, expected, tol)
+        if over.size == 0 or over.max() <= 0:
+            return
+        index = np.unravel_index(int(np.argmax(over)), over.shape)
+        names = AXIS_NAMES.get(len(index), tuple(f"axis{i}" for i in range(len(index))))
+        where = ", ".join(f"{n}={i}" for n, i in zip(names, index, strict=True))
+        n_bad = int((over > 0).sum())
+        raise PropertyFailure(
+            f"[{self.property_id} | {self.layer} | {self.target}] {what}: "
+            f"{n_bad} of {over.size} elements differ beyond tolerance ({tol}).\n"
+            f"  largest difference at ({where}): actual={float(actual[index])!r}, "
+            f"expected={float(expected[index])!r}, "
+            f"|diff|={abs(float(actual[index]) - float(expected[index])):.3g}"
+        )
+
+    def fail(self, message: str) -> None:
+        """Fail the property with a message that names property, layer and target."""
+        __tracebackhide__ = True
+        raise PropertyFailure(f"[{self.property_id} | {self.layer} | {self.target}] {message}")

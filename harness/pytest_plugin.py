@@ -1,0 +1,313 @@
+"""pytest plugin: target selection, Hypothesis profiles, known failures, results.
+
+Registered through the ``pytest11`` entry point, so ``pytest properties`` needs
+no conftest. Laid out in the order pytest calls the hooks. Options share the
+``--rnn-`` prefix (``--target`` is kept as a short alias).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Verbosity, settings
+
+from harness.catalogue import PROPERTY_IDS
+from harness.check import PropertyCheck
+from harness.errors import HarnessUsageError
+from harness.known_failures import find_known_failure, load_known_failures
+from harness.specs import LAYER_KINDS
+from harness.targets import default_target_name, get_target, validate_target_name
+
+PROFILE_ENV = "RNN_HARNESS_PROFILE"
+DEFAULT_PROFILE = "dev"
+KNOWN_FAILURES_FILE = "known_failures.toml"
+# Keras traces and compiles on first use of a shape: timing deadlines would flake.
+_SUPPRESSED = [
+    HealthCheck.function_scoped_fixture,
+    HealthCheck.too_slow,
+    HealthCheck.data_too_large,
+]
+
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    deadline=None,
+    print_blob=True,
+    database=None,
+    max_examples=25,
+    suppress_health_check=_SUPPRESSED,
+)
+settings.register_profile(
+    "dev", max_examples=10, deadline=None, print_blob=True, suppress_health_check=_SUPPRESSED
+)
+settings.register_profile(
+    "thorough",
+    max_examples=300,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_SUPPRESSED,
+    verbosity=Verbosity.normal,
+)
+PROFILES = ("ci", "dev", "thorough")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rnn-harness", "rnn-harness: Keras recurrent-layer state semantics")
+    group.addoption(
+        "--rnn-target",
+        "--target",
+        dest="rnn_target",
+        default=None,
+        help="framework target to test (default: keras3-$KERAS_BACKEND, else keras3-tensorflow)",
+    )
+    group.addoption(
+        "--rnn-layers",
+        dest="rnn_layers",
+        default=None,
+        help="comma list of layer kinds to run (default: LSTM,GRU,SimpleRNN)",
+    )
+    group.addoption(
+        "--rnn-known-failures",
+        dest="rnn_known_failures",
+        default=None,
+        help=f"known-failures TOML file (default: ./{KNOWN_FAILURES_FILE} if present)",
+    )
+    group.addoption(
+        "--rnn-results",
+        dest="rnn_results",
+        default=None,
+        help="write per-test results as JSON to this file (default: not written)",
+    )
+
+
+def _profile_name(config: pytest.Config) -> str:
+    explicit = config.getoption("hypothesis_profile", default=None)
+    name = explicit or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
+    if name not in PROFILES and explicit is None:
+        raise pytest.UsageError(
+            f"{PROFILE_ENV}={name!r} is not a profile; expected one of {', '.join(PROFILES)}"
+        )
+    return name
+
+
+def _layers(config: pytest.Config) -> tuple[str, ...]:
+    raw = config.getoption("rnn_layers")
+    if not raw:
+        return LAYER_KINDS
+    layers = tuple(s.strip() for s in raw.split(",") if s.strip())
+    unknown = [s for s in layers if s not in LAYER_KINDS]
+    if unknown or not layers:
+        raise pytest.UsageError(
+            f"--rnn-layers={raw!r}: unknown layer kind(s) {', '.join(unknown) or '(none given)'}; "
+            f"expected a comma list of {', '.join(LAYER_KINDS)}"
+        )
+    return layers
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "rnn_property(id): the catalogue id a property test checks")
+    target = config.getoption("rnn_target") or default_target_name()
+    try:
+        validate_target_name(target)
+    except HarnessUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config._rnn_target = target
+    config._rnn_layers = _layers(config)
+    # Keras 3 reads the backend at import: fix it before any test module imports keras.
+    if target.startswith("keras3-"):
+        os.environ["KERAS_BACKEND"] = target.removeprefix("keras3-")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Loaded explicitly so that CI=true does not silently swap in Hypothesis's own profile.
+    config._rnn_profile = _profile_name(config)
+    settings.load_profile(config._rnn_profile)
+    path = config.getoption("rnn_known_failures")
+    default = Path(str(config.rootpath)) / KNOWN_FAILURES_FILE
+    if path is None and default.is_file():
+        path = str(default)
+    try:
+        config._rnn_known = load_known_failures(path, property_ids=PROPERTY_IDS) if path else []
+    except HarnessUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(ResultCollector(config), "rnn-harness-results")
+
+
+def _installed_versions(target: str) -> dict[str, str]:
+    packages = ["keras", "tensorflow", "tensorflow-cpu", "jax", "torch", "hypothesis", "numpy"]
+    found = {}
+    for name in packages:
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[name] = metadata.version(name)
+    return found
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    profile = settings.get_profile(config._rnn_profile)
+    seed = config.getoption("hypothesis_seed", default=None)
+    if profile.derandomize:
+        seed_text = "derandomized (fixed per test)"
+    elif seed is not None:
+        seed_text = str(seed)
+    else:
+        seed_text = "random (replay a failure with its printed @reproduce_failure blob)"
+    versions = ", ".join(f"{k} {v}" for k, v in _installed_versions(config._rnn_target).items())
+    return [
+        f"rnn-harness: target={config._rnn_target} layers={','.join(config._rnn_layers)}",
+        f"rnn-harness: versions: {versions}",
+        f"rnn-harness: hypothesis profile={config._rnn_profile} "
+        f"(max_examples={profile.max_examples}), seed={seed_text}",
+        f"rnn-harness: replay with: pytest --target {config._rnn_target} "
+        f"--hypothesis-profile {config._rnn_profile}"
+        + (f" --hypothesis-seed {seed}" if seed is not None else ""),
+    ]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "layer_kind" in metafunc.fixturenames:
+        metafunc.parametrize("layer_kind", metafunc.config._rnn_layers)
+
+
+def _property_id(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("rnn_property")
+    return marker.args[0] if marker else None
+
+
+def _layer(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("layer_kind") if callspec else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config._rnn_known:
+        return
+    versions = _installed_versions(config._rnn_target)
+    versions.setdefault("tensorflow", versions.get("tensorflow-cpu", ""))
+    for item in items:
+        prop, layer = _property_id(item), _layer(item)
+        if prop is None or layer is None:
+            continue
+        entry = find_known_failure(
+            config._rnn_known,
+            property_id=prop,
+            layer=layer,
+            target=config._rnn_target,
+            versions=versions,
+        )
+        if entry is not None:
+            item.add_marker(
+                pytest.mark.xfail(reason=f"known failure: {entry.reason}", strict=False)
+            )
+            item._rnn_known = entry
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config):
+    """The framework target under test (``--target``), built once per session."""
+    try:
+        return get_target(pytestconfig._rnn_target)
+    except HarnessUsageError as exc:
+        pytest.exit(f"rnn-harness: {exc}", returncode=2)
+
+
+@pytest.fixture
+def check(request: pytest.FixtureRequest, target) -> PropertyCheck:
+    """Evidence collector and comparison helper for one property x layer x target."""
+    prop = _property_id(request.node)
+    if prop is None:
+        raise pytest.UsageError(
+            f"{request.node.nodeid} uses the `check` fixture but has no "
+            "@pytest.mark.rnn_property(id) marker"
+        )
+    evidence = PropertyCheck(prop, _layer(request.node) or "-", target.name)
+    request.node._rnn_check = evidence
+    request.node._rnn_start = time.perf_counter()
+    yield evidence
+    # Cached models are keyed per test; dropping them keeps memory flat over a run.
+    target.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    evidence: PropertyCheck | None = getattr(item, "_rnn_check", None)
+    if evidence is None or report.when not in ("setup", "call"):
+        return report
+    if report.when == "setup" and report.passed:
+        return report
+    known = getattr(item, "_rnn_known", None)
+    if hasattr(report, "wasxfail"):
+        status = "fixed" if report.passed else "known_failure"
+    elif report.passed:
+        status = "passed"
+    elif report.skipped:
+        status = "skipped"
+    elif call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
+        status = "failed"
+    else:
+        status = "error"
+    message = None
+    if status in ("failed", "known_failure", "error") and call.excinfo is not None:
+        message = str(call.excinfo.value).strip()
+        if status == "error":
+            message = f"{call.excinfo.typename}: {message}"
+    elif status == "skipped":
+        message = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else None
+    failed = status in ("failed", "known_failure", "error")
+    # Carried on the report so that pytest-xdist ships it from workers to the controller.
+    report.user_properties.append(
+        (
+            "rnn_result",
+            {
+                "property": evidence.property_id,
+                "layer": evidence.layer,
+                "target": evidence.target,
+                "status": status,
+                "examples": evidence.examples,
+                "duration_s": round(time.perf_counter() - item._rnn_start, 3),
+                "max_abs_error": evidence.max_abs_error,
+                "tolerance": evidence.tolerance.to_dict() if evidence.tolerance else None,
+                "message": message,
+                "counterexample": evidence.counterexample() if failed else None,
+                "reproducer": None,
+                "known_failure": known.reason if known else None,
+                "nodeid": item.nodeid,
+            },
+        )
+    )
+    return report
+
+
+class ResultCollector:
+    """Gathers result rows on the controlling process and writes ``--rnn-results``."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.results: list[dict] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.results.extend(v for k, v in report.user_properties if k == "rnn_result")
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        config = self.config
+        path = config.getoption("rnn_results", default=None)
+        if not path or hasattr(config, "workerinput"):
+            return
+        target_info = {"name": config._rnn_target, "versions": {}, "device": "cpu"}
+        try:
+            target_info = get_target(config._rnn_target).info()
+        except HarnessUsageError as exc:
+            target_info["error"] = str(exc)
+        profile = settings.get_profile(config._rnn_profile)
+        payload = {
+            "profile": config._rnn_profile,
+            "seed": 0 if profile.derandomize else config.getoption("hypothesis_seed", default=None),
+            "target": target_info,
+            "results": self.results,
+        }
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")

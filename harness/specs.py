@@ -1,0 +1,107 @@
+"""Plain-data descriptions of what to build.
+
+A ``LayerSpec`` is hashable and JSON-friendly: it keys model caches, appears in
+counterexamples and reports, and is what a reproducer script rebuilds from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from harness.errors import check_argument
+
+LAYER_KINDS = ("LSTM", "GRU", "SimpleRNN")
+# Activations the float64 reference implements identically on every target.
+# hard_sigmoid is left out on purpose: Keras 2 and Keras 3 define it differently.
+ACTIVATIONS = ("tanh", "sigmoid", "relu")
+RECURRENT_ACTIVATIONS = ("sigmoid", "tanh")
+# Number of gate blocks in the kernel, per kind: LSTM i,f,c,o; GRU z,r,h.
+GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerSpec:
+    """One recurrent layer, as plain data.
+
+    Args:
+        kind: ``"LSTM"``, ``"GRU"`` or ``"SimpleRNN"``.
+        units: size of the hidden state.
+        features: size of each input timestep.
+        return_sequences: return the output at every timestep, not only the last.
+        return_state: also return the final states.
+        reset_after: GRU only; where the reset gate applies (Keras 3 default True).
+        use_bias: whether the layer has a bias.
+        activation: the cell activation.
+        recurrent_activation: the gate activation (LSTM and GRU only).
+
+    Example:
+        >>> LayerSpec("GRU", units=3, features=2, reset_after=False).n_states
+        1
+    """
+
+    kind: str
+    units: int
+    features: int
+    return_sequences: bool = True
+    return_state: bool = False
+    reset_after: bool = True
+    use_bias: bool = True
+    activation: str = "tanh"
+    recurrent_activation: str = "sigmoid"
+
+    def __post_init__(self) -> None:
+        check_argument(
+            self.kind in LAYER_KINDS,
+            f"kind={self.kind!r} is not a recurrent layer kind; expected one of {', '.join(LAYER_KINDS)}",
+        )
+        check_argument(self.units >= 1, f"units={self.units} must be at least 1")
+        check_argument(self.features >= 1, f"features={self.features} must be at least 1")
+        check_argument(
+            self.activation in ACTIVATIONS,
+            f"activation={self.activation!r} is not supported by the reference; use one of {ACTIVATIONS}",
+        )
+        check_argument(
+            self.recurrent_activation in RECURRENT_ACTIVATIONS,
+            f"recurrent_activation={self.recurrent_activation!r} is not supported by the "
+            f"reference; use one of {RECURRENT_ACTIVATIONS}",
+        )
+
+    @property
+    def n_states(self) -> int:
+        """How many state tensors the layer carries (LSTM: h and c)."""
+        return 2 if self.kind == "LSTM" else 1
+
+    def weight_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of ``layer.get_weights()``, in Keras order (kernel, recurrent, bias)."""
+        g = GATES[self.kind] * self.units
+        shapes: list[tuple[int, ...]] = [(self.features, g), (self.units, g)]
+        if self.use_bias:
+            two_biases = self.kind == "GRU" and self.reset_after
+            shapes.append((2, g) if two_biases else (g,))
+        return shapes
+
+    def layer_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the Keras layer constructor (without ``stateful``)."""
+        kwargs: dict[str, Any] = {
+            "units": self.units,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "use_bias": self.use_bias,
+            "activation": self.activation,
+        }
+        if self.kind != "SimpleRNN":
+            kwargs["recurrent_activation"] = self.recurrent_activation
+        if self.kind == "GRU":
+            kwargs["reset_after"] = self.reset_after
+        return kwargs
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LayerSpec:
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> LayerSpec:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,211 @@
+"""Hypothesis strategies for recurrent-layer properties.
+
+Strategies are plural nouns for what they produce. Every bound is a named
+constant with its reason, and every strategy validates its arguments when it
+is built, raising ``HarnessUsageError`` with the argument, the value and a fix.
+
+Arrays (inputs, weights, states) are drawn as a magnitude regime plus a seed for
+a NumPy generator: Hypothesis chooses and shrinks the regime (zeros first, then
+small, unit and large magnitudes) and the shapes, while the values come from the
+seed. Drawing hundreds of floats one by one would cost more than running the
+layers and shrinks no better; the exact arrays of a failing example are kept
+in its counterexample all the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+from harness.errors import check_argument
+from harness.specs import ACTIVATIONS, LAYER_KINDS, RECURRENT_ACTIVATIONS, LayerSpec
+
+MAX_BATCH = 8  # enough rows to see any mixing between samples; larger adds time, not coverage
+MAX_UNITS = 8  # per-unit bugs show at 2+ units; wider layers add time, not coverage
+MAX_FEATURES = 4  # the input projection is a plain matmul; a few features exercise it
+MAX_CHUNKS = 4  # 3 boundaries catch carry-over bugs that need more than one hand-off
+MAX_CHUNK_LENGTH = 6  # chunk lengths 1..6 cover single steps and multi-step carries
+MAX_ABS_INPUT = 10.0  # saturates tanh/sigmoid gates, yet x @ W stays far from float32 overflow
+INPUT_MAGNITUDES = (0.0, 0.1, 1.0, MAX_ABS_INPUT)  # zeros, linear regime, unit, saturating
+MIN_WEIGHT_SCALE = 0.5  # below this every gate sits near 0.5 and bugs hide in tiny numbers
+MAX_WEIGHT_SCALE = 3.0  # with |x| <= 10 this drives gates into saturation and flips signs
+MAX_SEED = 2**32 - 1
+
+
+def _check_range(name: str, low: int, high: int, *, floor: int, ceiling: int) -> None:
+    check_argument(low >= floor, f"min_{name}={low} must be at least {floor}")
+    check_argument(high <= ceiling, f"max_{name}={high} must be at most {ceiling}")
+    check_argument(
+        low <= high, f"min_{name}={low} must not exceed max_{name}={high}; swap or widen them"
+    )
+
+
+def _uniform(seed: int, scale: float, shape: Sequence[int]) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-scale, scale, size=tuple(shape)).astype(np.float32)
+
+
+def batch_sizes(*, min_size: int = 1, max_size: int = MAX_BATCH) -> st.SearchStrategy[int]:
+    """Batch sizes from ``min_size`` to ``max_size``.
+
+    Example:
+        >>> batch_sizes(max_size=4).example() in range(1, 5)
+        True
+    """
+    _check_range("size", min_size, max_size, floor=1, ceiling=64)
+    return st.integers(min_size, max_size)
+
+
+def chunk_splits(
+    *,
+    min_chunks: int = 1,
+    max_chunks: int = MAX_CHUNKS,
+    min_length: int = 1,
+    max_length: int = MAX_CHUNK_LENGTH,
+) -> st.SearchStrategy[tuple[int, ...]]:
+    """Lengths of consecutive chunks of one sequence, e.g. ``(3, 1, 2)``.
+
+    Example:
+        >>> all(1 <= n <= 6 for n in chunk_splits().example())
+        True
+    """
+    _check_range("chunks", min_chunks, max_chunks, floor=1, ceiling=64)
+    _check_range("length", min_length, max_length, floor=1, ceiling=256)
+    return st.lists(
+        st.integers(min_length, max_length), min_size=min_chunks, max_size=max_chunks
+    ).map(tuple)
+
+
+def layer_specs(
+    *,
+    kinds: Sequence[str] = LAYER_KINDS,
+    min_units: int = 1,
+    max_units: int = MAX_UNITS,
+    min_features: int = 1,
+    max_features: int = MAX_FEATURES,
+    return_sequences: bool | None = None,
+    return_state: bool | None = None,
+) -> st.SearchStrategy[LayerSpec]:
+    """``LayerSpec`` values; ``None`` for a flag means draw it both ways.
+
+    Example:
+        >>> layer_specs(kinds=["GRU"]).example().kind
+        'GRU'
+    """
+    for kind in kinds:
+        check_argument(
+            kind in LAYER_KINDS, f"kinds contains {kind!r}; expected only {', '.join(LAYER_KINDS)}"
+        )
+    check_argument(len(kinds) > 0, "kinds=[] must name at least one layer kind")
+    _check_range("units", min_units, max_units, floor=1, ceiling=256)
+    _check_range("features", min_features, max_features, floor=1, ceiling=256)
+
+    def flag(value: bool | None) -> st.SearchStrategy[bool]:
+        return st.booleans() if value is None else st.just(value)
+
+    return st.builds(
+        LayerSpec,
+        kind=st.sampled_from(list(kinds)),
+        units=st.integers(min_units, max_units),
+        features=st.integers(min_features, max_features),
+        return_sequences=flag(return_sequences),
+        return_state=flag(return_state),
+        reset_after=st.booleans(),
+        use_bias=st.booleans(),
+        activation=st.sampled_from(ACTIVATIONS),
+        recurrent_activation=st.sampled_from(RECURRENT_ACTIVATIONS),
+    )
+
+
+@st.composite
+def sequences(draw: st.DrawFn, *, batch_size: int, timesteps: int, features: int) -> np.ndarray:
+    """float32 inputs ``(batch_size, timesteps, features)``, finite and bounded by MAX_ABS_INPUT.
+
+    Shrinks toward all zeros; the regimes include small, unit and saturating values.
+    """
+    check_argument(batch_size >= 1, f"batch_size={batch_size} must be at least 1")
+    check_argument(timesteps >= 1, f"timesteps={timesteps} must be at least 1")
+    check_argument(features >= 1, f"features={features} must be at least 1")
+    magnitude = draw(st.sampled_from(INPUT_MAGNITUDES))
+    seed = draw(st.integers(0, MAX_SEED))
+    return _uniform(seed, magnitude, (batch_size, timesteps, features))
+
+
+@st.composite
+def weights(draw: st.DrawFn, spec: LayerSpec) -> list[np.ndarray]:
+    """Weights for ``spec`` in Keras order, uniform in [-s, s] with s not tiny.
+
+    Example:
+        >>> spec = LayerSpec("LSTM", units=2, features=3)
+        >>> [w.shape for w in weights(spec).example()]
+        [(3, 8), (2, 8), (8,)]
+    """
+    scale = draw(st.floats(MIN_WEIGHT_SCALE, MAX_WEIGHT_SCALE))
+    seed = draw(st.integers(0, MAX_SEED))
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-scale, scale, size=s).astype(np.float32) for s in spec.weight_shapes()]
+
+
+@st.composite
+def layer_states(draw: st.DrawFn, spec: LayerSpec, batch_size: int) -> list[np.ndarray]:
+    """One ``(batch_size, units)`` float32 array per state, bounded by 1 like tanh outputs."""
+    seed = draw(st.integers(0, MAX_SEED))
+    magnitude = draw(st.sampled_from((0.0, 0.5, 1.0)))
+    return [_uniform(seed + i, magnitude, (batch_size, spec.units)) for i in range(spec.n_states)]
+
+
+@dataclass
+class Case:
+    """One drawn example: a layer, its weights, a batch of sequences and its chunking."""
+
+    spec: LayerSpec
+    batch_size: int
+    splits: tuple[int, ...]
+    x: np.ndarray
+    weights: list[np.ndarray]
+
+    @property
+    def timesteps(self) -> int:
+        return int(sum(self.splits))
+
+    def boundaries(self) -> list[int]:
+        """Timestep indices where a new chunk starts (excluding 0)."""
+        return list(np.cumsum(self.splits)[:-1].tolist())
+
+    def chunks(self) -> list[np.ndarray]:
+        """``x`` cut into consecutive chunks along time, following ``splits``."""
+        return np.split(self.x, self.boundaries(), axis=1)
+
+    def to_dict(self) -> dict:
+        return {
+            "spec": self.spec.to_dict(),
+            "batch_size": self.batch_size,
+            "splits": list(self.splits),
+            "x": self.x.tolist(),
+            "weights": [w.tolist() for w in self.weights],
+        }
+
+
+@st.composite
+def cases(
+    draw: st.DrawFn,
+    *,
+    kind: str,
+    min_chunks: int = 1,
+    max_chunks: int = MAX_CHUNKS,
+    min_batch: int = 1,
+    max_batch: int = MAX_BATCH,
+    return_sequences: bool | None = None,
+    return_state: bool | None = None,
+) -> Case:
+    """A complete example for one layer kind: spec, weights, inputs and chunk splits."""
+    spec = draw(
+        layer_specs(kinds=[kind], return_sequences=return_sequences, return_state=return_state)
+    )
+    batch_size = draw(batch_sizes(min_size=min_batch, max_size=max_batch))
+    splits = draw(chunk_splits(min_chunks=min_chunks, max_chunks=max_chunks))
+    x = draw(sequences(batch_size=batch_size, timesteps=sum(splits), features=spec.features))
+    return Case(spec, batch_size, splits, x, draw(weights(spec)))

@@ -1,0 +1,93 @@
+"""The target adapter interface.
+
+A target is one framework configuration under test. Properties speak only to
+this interface, in NumPy: they never import Keras. API differences between
+frameworks live in the adapters.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.specs import LayerSpec
+
+
+@dataclass
+class Output:
+    """What one run returned: the main output and, with ``return_state``, the states."""
+
+    output: np.ndarray
+    states: list[np.ndarray] | None = None
+
+
+class Runner(abc.ABC):
+    """A built model around one recurrent layer, driven with NumPy arrays.
+
+    ``batch_size`` is fixed for stateful runners and ``None`` for stateless ones.
+    """
+
+    spec: LayerSpec
+    batch_size: int | None
+    stateful: bool
+
+    @abc.abstractmethod
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Load weights in Keras order (kernel, recurrent kernel, bias)."""
+
+    @abc.abstractmethod
+    def get_weights(self) -> list[np.ndarray]:
+        """The layer's weights in Keras order."""
+
+    @abc.abstractmethod
+    def __call__(
+        self, x: np.ndarray, *, initial_state: Sequence[np.ndarray] | None = None
+    ) -> Output:
+        """Run ``x`` of shape ``(batch, timesteps, features)`` through ``__call__``."""
+
+    @abc.abstractmethod
+    def states(self) -> list[np.ndarray]:
+        """The stored states of a stateful layer, one ``(batch, units)`` array each."""
+
+    @abc.abstractmethod
+    def set_states(self, states: Sequence[np.ndarray]) -> None:
+        """Assign the stored states of a stateful layer."""
+
+    @abc.abstractmethod
+    def reset(self) -> None:
+        """Reset a stateful layer's states through the framework's own reset API."""
+
+
+class Target(abc.ABC):
+    """One framework configuration: builds runners, reports versions and device."""
+
+    name: str
+    dtype: str = "float32"
+
+    @abc.abstractmethod
+    def runner(self, spec: LayerSpec, *, batch_size: int | None, stateful: bool) -> Runner:
+        """A runner for ``spec``; stateful runners need a fixed ``batch_size``.
+
+        Runners may be cached and reused: a returned stateful runner always starts
+        from reset states, and callers always load weights before running.
+        """
+
+    @abc.abstractmethod
+    def versions(self) -> dict[str, str]:
+        """Exact versions: python, keras, the backend framework."""
+
+    @property
+    @abc.abstractmethod
+    def device(self) -> str:
+        """``"cpu"`` or ``"gpu"``: where the layers run."""
+
+    def clear(self) -> None:  # noqa: B027 - optional hook, a no-op where nothing is cached
+        """Drop cached models and framework session state."""
+
+    def info(self) -> dict[str, Any]:
+        """The target's entry in a report's ``targets`` list."""
+        return {"name": self.name, "versions": self.versions(), "device": self.device}

@@ -1,0 +1,1 @@
+"""The invariants, as pytest tests: one module per property id."""
