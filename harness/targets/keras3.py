@@ -155,5 +155,14 @@ class Keras3Target(Target):
 
     @property
     def device(self) -> str:
-        devices = self.keras.distribution.list_devices()
-        return "gpu" if any(d.lower().startswith(("gpu", "cuda")) for d in devices) else "cpu"
+        if self.backend == "tensorflow":
+            import tensorflow as tf
+
+            return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+        if self.backend == "jax":
+            import jax
+
+            return "cpu" if jax.default_backend() == "cpu" else "gpu"
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"

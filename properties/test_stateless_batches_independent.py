@@ -1,0 +1,47 @@
+"""stateless_batches_independent: nothing survives from one stateless call to the next.
+
+A stateless layer (``stateful=False``) starts every call from the zero state:
+a batch's outputs are the same whether it runs first, after another batch, or
+again, and equal a run given an explicit all-zero ``initial_state``.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.strategies import cases, sequences
+from harness.tolerance import tolerance_for
+
+pytestmark = pytest.mark.rnn_property("stateless_batches_independent")
+
+
+@given(data=st.data())
+def test_stateless_batches_independent(target, layer_kind, check, data):
+    case = data.draw(cases(kind=layer_kind, max_chunks=1), label="case")
+    other = data.draw(
+        sequences(
+            batch_size=case.batch_size, timesteps=case.timesteps, features=case.spec.features
+        ),
+        label="other batch",
+    )
+    check.example(case=case, other=other)
+    spec = case.spec.replace(return_state=True)
+    runner = target.runner(spec, batch_size=None, stateful=False)
+    runner.set_weights(case.weights)
+    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+
+    first = runner(case.x)
+    runner(other)
+    again = runner(case.x)
+    zeros = [np.zeros((case.batch_size, spec.units), np.float32) for _ in range(spec.n_states)]
+    explicit = runner(case.x, initial_state=zeros)
+
+    for label, run in (("after another batch", again), ("with an explicit zero state", explicit)):
+        check.assert_close(
+            f"output {label} vs first call", actual=run.output, expected=first.output, tol=tol
+        )
+        for i, (state, want) in enumerate(zip(run.states, first.states, strict=True)):
+            check.assert_close(
+                f"returned state {i} {label} vs first call", actual=state, expected=want, tol=tol
+            )

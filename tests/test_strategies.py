@@ -1,0 +1,393 @@
+"""The Hypothesis strategies and the ``LayerSpec`` / ``Case`` data they build.
+
+Three families: arguments are validated with a message that names them; every
+drawn value respects its documented bounds; and every regime the strategies
+promise (zeros, saturating inputs, single-step chunks, each layer flag) is
+actually reachable, shown with ``hypothesis.find``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import find, given, settings
+from hypothesis import strategies as st
+
+from harness.errors import HarnessUsageError
+from harness.specs import ACTIVATIONS, GATES, LAYER_KINDS, RECURRENT_ACTIVATIONS, LayerSpec
+from harness.strategies import (
+    MAX_ABS_INPUT,
+    MAX_BATCH,
+    MAX_CHUNK_LENGTH,
+    MAX_CHUNKS,
+    MAX_FEATURES,
+    MAX_RECURRENT_GAIN,
+    MAX_UNITS,
+    MAX_WEIGHT_SCALE,
+    MIN_RECURRENT_GAIN,
+    MIN_WEIGHT_SCALE,
+    Case,
+    batch_sizes,
+    cases,
+    chunk_splits,
+    layer_specs,
+    layer_states,
+    sequences,
+    weights,
+)
+
+EXAMPLES = settings(max_examples=50, deadline=None)
+# find() stops at the first match; the budget only bounds a search that would fail.
+FIND = settings(max_examples=1000, database=None, deadline=None)
+
+
+# --- Argument validation --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "fragments"),
+    [
+        (lambda: batch_sizes(min_size=0), ["min_size=0", "at least 1"]),
+        (lambda: batch_sizes(max_size=65), ["max_size=65", "at most 64"]),
+        (lambda: batch_sizes(min_size=5, max_size=3), ["min_size=5", "max_size=3"]),
+        (lambda: chunk_splits(min_chunks=3, max_chunks=2), ["min_chunks=3", "max_chunks=2"]),
+        (lambda: chunk_splits(min_chunks=0), ["min_chunks=0"]),
+        (lambda: chunk_splits(min_length=0), ["min_length=0"]),
+        (lambda: chunk_splits(min_length=4, max_length=2), ["min_length=4", "max_length=2"]),
+        (lambda: layer_specs(kinds=["Dense"]), ["'Dense'", "LSTM"]),
+        (lambda: layer_specs(kinds=["LSTM", "Conv1D"]), ["'Conv1D'"]),
+        (lambda: layer_specs(kinds=[]), ["kinds=[]"]),
+        (lambda: layer_specs(min_units=0), ["min_units=0"]),
+        (lambda: layer_specs(min_features=3, max_features=2), ["min_features=3", "max_features=2"]),
+    ],
+)
+def test_invalid_strategy_arguments_raise_a_usage_error_naming_them(build, fragments) -> None:
+    with pytest.raises(HarnessUsageError) as info:
+        build()
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"batch_size": 0, "timesteps": 2, "features": 1}, "batch_size=0"),
+        ({"batch_size": 1, "timesteps": 0, "features": 1}, "timesteps=0"),
+        ({"batch_size": 1, "timesteps": 2, "features": -1}, "features=-1"),
+    ],
+)
+def test_invalid_sequence_shapes_raise_a_usage_error_naming_them(kwargs, fragment) -> None:
+    # sequences() is a composite strategy, so it may check when building or when drawing.
+    with pytest.raises(HarnessUsageError, match=fragment):
+        find(sequences(**kwargs), lambda _: True, settings=FIND)
+
+
+# --- Bounds of drawn values -----------------------------------------------------------
+
+
+@EXAMPLES
+@given(batch_sizes(min_size=2, max_size=5))
+def test_batch_sizes_stay_within_the_requested_range(size: int) -> None:
+    assert 2 <= size <= 5
+
+
+@EXAMPLES
+@given(batch_sizes())
+def test_batch_sizes_default_to_one_through_max_batch(size: int) -> None:
+    assert 1 <= size <= MAX_BATCH
+
+
+@EXAMPLES
+@given(chunk_splits(min_chunks=2, max_chunks=3, min_length=2, max_length=4))
+def test_chunk_splits_respect_count_and_length_bounds(splits: tuple[int, ...]) -> None:
+    assert isinstance(splits, tuple)
+    assert 2 <= len(splits) <= 3
+    assert all(2 <= n <= 4 for n in splits)
+
+
+@EXAMPLES
+@given(chunk_splits())
+def test_chunk_splits_default_bounds_are_the_named_constants(splits: tuple[int, ...]) -> None:
+    assert 1 <= len(splits) <= MAX_CHUNKS
+    assert all(1 <= n <= MAX_CHUNK_LENGTH for n in splits)
+
+
+@EXAMPLES
+@given(st.data())
+def test_sequences_are_bounded_finite_float32_of_the_requested_shape(data: st.DataObject) -> None:
+    batch = data.draw(st.integers(1, 4))
+    timesteps = data.draw(st.integers(1, 7))
+    features = data.draw(st.integers(1, 3))
+    x = data.draw(sequences(batch_size=batch, timesteps=timesteps, features=features))
+    assert x.shape == (batch, timesteps, features)
+    assert x.dtype == np.float32
+    assert np.isfinite(x).all()
+    assert np.abs(x).max() <= MAX_ABS_INPUT
+
+
+@EXAMPLES
+@given(layer_specs(min_units=2, max_units=3, return_sequences=False, return_state=True))
+def test_layer_specs_respect_bounds_and_pinned_flags(spec: LayerSpec) -> None:
+    assert spec.kind in LAYER_KINDS
+    assert 2 <= spec.units <= 3
+    assert 1 <= spec.features <= MAX_FEATURES
+    assert spec.return_sequences is False
+    assert spec.return_state is True
+
+
+@EXAMPLES
+@given(layer_specs(kinds=["GRU"]))
+def test_layer_specs_draw_only_the_requested_kinds(spec: LayerSpec) -> None:
+    assert spec.kind == "GRU"
+    assert 1 <= spec.units <= MAX_UNITS
+
+
+@EXAMPLES
+@given(layer_specs().flatmap(lambda spec: st.tuples(st.just(spec), weights(spec))))
+def test_weights_match_spec_shapes_and_stay_within_the_scale(pair) -> None:
+    spec, ws = pair
+    assert [w.shape for w in ws] == spec.weight_shapes()
+    assert all(w.dtype == np.float32 for w in ws)
+    assert all(np.isfinite(w).all() for w in ws)
+    assert max(float(np.abs(w).max()) for w in ws) <= MAX_WEIGHT_SCALE
+
+
+def test_weights_are_not_all_tiny() -> None:
+    # Weights are uniform in [-s, s] with s >= MIN_WEIGHT_SCALE: one example can still be
+    # small by chance (2 elements: 1 in 4), so the claim is about many examples.
+    maxima: list[float] = []
+
+    @settings(max_examples=50, database=None, derandomize=True, deadline=None)
+    @given(layer_specs().flatmap(weights))
+    def collect(ws: list[np.ndarray]) -> None:
+        maxima.append(max(float(np.abs(w).max()) for w in ws))
+
+    collect()
+    assert len(maxima) >= 25
+    large = [m for m in maxima if m > MIN_WEIGHT_SCALE / 2]
+    assert len(large) >= len(maxima) // 2
+
+
+@EXAMPLES
+@given(st.data())
+def test_layer_states_have_one_bounded_array_per_state(data: st.DataObject) -> None:
+    spec = data.draw(layer_specs(max_units=4))
+    batch = data.draw(batch_sizes(max_size=3))
+    states = data.draw(layer_states(spec, batch))
+    assert len(states) == spec.n_states
+    for s in states:
+        assert s.shape == (batch, spec.units)
+        assert s.dtype == np.float32
+        assert np.abs(s).max() <= 1.0
+
+
+# --- Every regime is reachable --------------------------------------------------------
+
+
+def test_an_all_zero_sequence_is_reachable() -> None:
+    x = find(sequences(batch_size=2, timesteps=3, features=2), lambda a: not a.any(), settings=FIND)
+    assert x.shape == (2, 3, 2)
+    assert not x.any()
+
+
+def test_a_saturating_sequence_is_reachable() -> None:
+    x = find(
+        sequences(batch_size=2, timesteps=3, features=2),
+        lambda a: np.abs(a).max() > 5.0,
+        settings=FIND,
+    )
+    assert np.abs(x).max() > 5.0
+
+
+def test_a_small_nonzero_sequence_is_reachable() -> None:
+    x = find(
+        sequences(batch_size=2, timesteps=3, features=2),
+        lambda a: 0.0 < np.abs(a).max() <= 0.1,
+        settings=FIND,
+    )
+    assert 0.0 < np.abs(x).max() <= 0.1
+
+
+def test_a_split_with_a_single_step_chunk_is_reachable() -> None:
+    splits = find(chunk_splits(min_chunks=2), lambda s: 1 in s and max(s) > 1, settings=FIND)
+    assert 1 in splits
+    assert len(splits) >= 2
+
+
+def test_a_split_with_max_chunks_chunks_is_reachable() -> None:
+    splits = find(chunk_splits(), lambda s: len(s) == MAX_CHUNKS, settings=FIND)
+    assert len(splits) == MAX_CHUNKS
+
+
+def test_a_split_with_max_chunk_length_is_reachable() -> None:
+    splits = find(chunk_splits(), lambda s: MAX_CHUNK_LENGTH in s, settings=FIND)
+    assert MAX_CHUNK_LENGTH in splits
+
+
+@pytest.mark.parametrize(
+    ("description", "condition"),
+    [
+        ("return_state True", lambda s: s.return_state),
+        ("return_state False", lambda s: not s.return_state),
+        ("return_sequences True", lambda s: s.return_sequences),
+        ("return_sequences False", lambda s: not s.return_sequences),
+        ("GRU reset_after False", lambda s: s.kind == "GRU" and not s.reset_after),
+        ("GRU reset_after True", lambda s: s.kind == "GRU" and s.reset_after),
+        ("no bias", lambda s: not s.use_bias),
+        ("max units", lambda s: s.units == MAX_UNITS),
+        ("max features", lambda s: s.features == MAX_FEATURES),
+        *[(f"kind {k}", lambda s, k=k: s.kind == k) for k in LAYER_KINDS],
+        *[(f"activation {a}", lambda s, a=a: s.activation == a) for a in ACTIVATIONS],
+        *[
+            (f"recurrent activation {a}", lambda s, a=a: s.recurrent_activation == a)
+            for a in RECURRENT_ACTIVATIONS
+        ],
+    ],
+)
+def test_every_layer_spec_regime_is_reachable(description: str, condition) -> None:
+    spec = find(layer_specs(), condition, settings=FIND)
+    assert condition(spec), description
+
+
+# --- cases() and Case -----------------------------------------------------------------
+
+
+@EXAMPLES
+@given(st.data())
+@pytest.mark.parametrize("kind", LAYER_KINDS)
+def test_cases_draw_consistent_inputs_weights_and_splits(kind: str, data: st.DataObject) -> None:
+    case = data.draw(cases(kind=kind, max_batch=3))
+    assert case.spec.kind == kind
+    assert 1 <= case.batch_size <= 3
+    assert case.x.shape == (case.batch_size, sum(case.splits), case.spec.features)
+    assert case.timesteps == sum(case.splits)
+    assert [w.shape for w in case.weights] == case.spec.weight_shapes()
+    chunks = case.chunks()
+    assert [c.shape[1] for c in chunks] == list(case.splits)
+    np.testing.assert_array_equal(np.concatenate(chunks, axis=1), case.x)
+
+
+@EXAMPLES
+@given(cases(kind="LSTM", min_chunks=2, max_chunks=3, return_sequences=True, return_state=False))
+def test_cases_pass_chunk_and_flag_bounds_through(case: Case) -> None:
+    assert 2 <= len(case.splits) <= 3
+    assert case.spec.return_sequences is True
+    assert case.spec.return_state is False
+
+
+def _hand_made_case(splits: tuple[int, ...]) -> Case:
+    spec = LayerSpec("SimpleRNN", units=1, features=2)
+    t = sum(splits)
+    x = np.arange(2 * t * 2, dtype=np.float32).reshape(2, t, 2)
+    return Case(spec, 2, splits, x, [np.ones((2, 1)), np.ones((1, 1)), np.zeros(1)])
+
+
+def test_case_boundaries_are_the_starts_of_all_chunks_but_the_first() -> None:
+    assert _hand_made_case((3, 1, 2)).boundaries() == [3, 4]
+    assert _hand_made_case((1, 1, 1, 1)).boundaries() == [1, 2, 3]
+    assert _hand_made_case((5,)).boundaries() == []
+
+
+def test_case_chunks_cut_time_at_the_boundaries() -> None:
+    case = _hand_made_case((3, 1, 2))
+    first, second, third = case.chunks()
+    np.testing.assert_array_equal(first, case.x[:, 0:3])
+    np.testing.assert_array_equal(second, case.x[:, 3:4])
+    np.testing.assert_array_equal(third, case.x[:, 4:6])
+    assert case.timesteps == 6
+
+
+def test_case_to_dict_is_json_serialisable_and_keeps_the_arrays() -> None:
+    case = _hand_made_case((2, 1))
+    data = json.loads(json.dumps(case.to_dict()))
+    assert LayerSpec.from_dict(data["spec"]) == case.spec
+    assert data["splits"] == [2, 1]
+    np.testing.assert_array_equal(np.array(data["x"], dtype=np.float32), case.x)
+
+
+# --- LayerSpec ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({"kind": "LSTM", "units": 0, "features": 1}, "units=0"),
+        ({"kind": "LSTM", "units": 1, "features": 0}, "features=0"),
+        ({"kind": "Dense", "units": 1, "features": 1}, "kind='Dense'"),
+        ({"kind": "GRU", "units": 1, "features": 1, "activation": "elu"}, "activation='elu'"),
+        (
+            {"kind": "GRU", "units": 1, "features": 1, "recurrent_activation": "hard_sigmoid"},
+            "recurrent_activation='hard_sigmoid'",
+        ),
+    ],
+)
+def test_invalid_layer_specs_raise_a_usage_error_naming_the_value(kwargs, fragment) -> None:
+    with pytest.raises(HarnessUsageError) as info:
+        LayerSpec(**kwargs)
+    assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("spec", "shapes"),
+    [
+        (LayerSpec("LSTM", units=2, features=3), [(3, 8), (2, 8), (8,)]),
+        (LayerSpec("GRU", units=2, features=3, reset_after=True), [(3, 6), (2, 6), (2, 6)]),
+        (LayerSpec("GRU", units=2, features=3, reset_after=False), [(3, 6), (2, 6), (6,)]),
+        (LayerSpec("SimpleRNN", units=2, features=3), [(3, 2), (2, 2), (2,)]),
+        (LayerSpec("LSTM", units=2, features=3, use_bias=False), [(3, 8), (2, 8)]),
+        (LayerSpec("GRU", units=2, features=3, use_bias=False), [(3, 6), (2, 6)]),
+        (LayerSpec("SimpleRNN", units=2, features=3, use_bias=False), [(3, 2), (2, 2)]),
+        # reset_after means nothing outside GRU: the bias stays one row.
+        (LayerSpec("LSTM", units=1, features=1, reset_after=True), [(1, 4), (1, 4), (4,)]),
+    ],
+)
+def test_weight_shapes_follow_keras_layout(spec: LayerSpec, shapes: list) -> None:
+    assert spec.weight_shapes() == shapes
+
+
+def test_layer_specs_are_hashable_by_value() -> None:
+    a = LayerSpec("GRU", units=3, features=2, reset_after=False)
+    b = LayerSpec("GRU", units=3, features=2, reset_after=False)
+    c = a.replace(reset_after=True)
+    assert hash(a) == hash(b)
+    assert len({a, b, c}) == 2
+    assert {a: "cached"}[b] == "cached"
+
+
+@EXAMPLES
+@given(layer_specs())
+def test_layer_specs_round_trip_through_a_json_dict(spec: LayerSpec) -> None:
+    data = json.loads(json.dumps(spec.to_dict()))
+    again = LayerSpec.from_dict(data)
+    assert again == spec
+    assert hash(again) == hash(spec)
+
+
+@given(layer_specs().flatmap(lambda spec: st.tuples(st.just(spec), weights(spec))))
+def test_recurrent_gate_blocks_are_contractive_but_not_tiny(pair) -> None:
+    spec, drawn = pair
+    for block in np.split(drawn[1].astype(np.float64), GATES[spec.kind], axis=1):
+        norm = np.linalg.norm(block, 2)
+        # float32 storage moves the norm by a few ulps at most
+        assert MIN_RECURRENT_GAIN * (1 - 1e-5) <= norm <= MAX_RECURRENT_GAIN * (1 + 1e-5)
+
+
+@given(layer_specs(kinds=["SimpleRNN", "LSTM"]))
+def test_fields_that_do_not_apply_to_a_kind_are_canonical(spec: LayerSpec) -> None:
+    assert spec.reset_after is True
+    if spec.kind == "SimpleRNN":
+        assert spec.recurrent_activation == "sigmoid"
+
+
+def test_kinds_given_as_a_string_is_a_usage_error_with_a_fix() -> None:
+    with pytest.raises(HarnessUsageError, match=r"kinds='LSTM' must be a list"):
+        layer_specs(kinds="LSTM")
+
+
+def test_cases_validate_their_arguments_when_built() -> None:
+    with pytest.raises(HarnessUsageError, match="min_chunks=3 must not exceed max_chunks=2"):
+        cases(kind="GRU", min_chunks=3, max_chunks=2)
+    with pytest.raises(HarnessUsageError, match="batch_size=0"):
+        sequences(batch_size=0, timesteps=1, features=1)
