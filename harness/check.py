@@ -47,15 +47,19 @@ class PropertyCheck:
     max_abs_error: float = 0.0
     tolerance: Tolerance | None = None
     example_data: dict[str, Any] | None = field(default=None, repr=False)
+    diagnostics: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def example(self, **data: Any) -> None:
         """Start a new example; ``data`` is what a reproducer needs to rebuild it."""
         self.examples += 1
         self.example_data = data
+        self.diagnostics = {}
 
     def counterexample(self) -> dict[str, Any] | None:
-        """The last example's data as plain JSON-ready values."""
-        return None if self.example_data is None else to_plain(self.example_data)
+        """The last example's data, and what its failing comparison saw, as plain values."""
+        if self.example_data is None:
+            return None
+        return to_plain({**self.example_data, **self.diagnostics})
 
     def assert_close(
         self,
@@ -88,6 +92,12 @@ class PropertyCheck:
         if over.size == 0 or over.max() <= 0:
             return
         index = np.unravel_index(int(np.argmax(over)), over.shape)
+        self.diagnostics = {"failed_comparison": what}
+        if actual.ndim == 3:  # (sample, timestep, unit): where along time it diverges
+            diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+            self.diagnostics["abs_diff_per_timestep"] = np.nan_to_num(
+                diff.max(axis=(0, 2)), nan=np.inf
+            ).tolist()
         names = AXIS_NAMES.get(len(index), tuple(f"axis{i}" for i in range(len(index))))
         where = ", ".join(f"{n}={i}" for n, i in zip(names, index, strict=True))
         n_bad = int((over > 0).sum())

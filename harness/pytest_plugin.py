@@ -79,6 +79,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"known-failures TOML file (default: ./{KNOWN_FAILURES_FILE} if present)",
     )
     group.addoption(
+        "--rnn-progress",
+        dest="rnn_progress",
+        default=None,
+        help="append one JSON line per test start and finish to this file (default: none)",
+    )
+    group.addoption(
         "--rnn-results",
         dest="rnn_results",
         default=None,
@@ -126,7 +132,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # Loaded explicitly so that CI=true does not silently swap in Hypothesis's own profile.
     config._rnn_profile = _profile_name(config)
     settings.load_profile(config._rnn_profile)
-    path = config.getoption("rnn_known_failures")
+    if config.getoption("hypothesis_seed", default=None) is not None and settings().derandomize:
+        # An explicit seed replaces derandomization, so that --hypothesis-seed means something.
+        settings.register_profile(
+            f"{config._rnn_profile}-seeded", parent=settings(), derandomize=False
+        )
+        settings.load_profile(f"{config._rnn_profile}-seeded")
+    path = config.getoption("rnn_known_failures")  # "" means: use no file
     default = Path(str(config.rootpath)) / KNOWN_FAILURES_FILE
     if path is None and default.is_file():
         path = str(default)
@@ -147,7 +159,7 @@ def _installed_versions(target: str) -> dict[str, str]:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    profile = settings.get_profile(config._rnn_profile)
+    profile = settings()  # the profile as loaded, after any --hypothesis-seed adjustment
     seed = config.getoption("hypothesis_seed", default=None)
     if profile.derandomize:
         seed_text = "derandomized (fixed per test)"
@@ -283,14 +295,39 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 
 class ResultCollector:
-    """Gathers result rows on the controlling process and writes ``--rnn-results``."""
+    """Gathers result rows on the controlling process and writes ``--rnn-results``.
+
+    With ``--rnn-progress`` it also appends a JSON line when each test starts
+    and finishes, which ``rnn-harness run`` follows to show progress.
+    """
 
     def __init__(self, config: pytest.Config):
         self.config = config
         self.results: list[dict] = []
+        progress = config.getoption("rnn_progress", default=None)
+        self.progress = Path(progress) if progress and not hasattr(config, "workerinput") else None
+
+    def _event(self, **event) -> None:
+        if self.progress is not None:
+            with self.progress.open("a", encoding="utf-8") as stream:
+                stream.write(json.dumps(event) + "\n")
+
+    def pytest_runtest_logstart(self, nodeid: str, location) -> None:
+        self._event(event="start", nodeid=nodeid)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.results.extend(v for k, v in report.user_properties if k == "rnn_result")
+        rows = [v for k, v in report.user_properties if k == "rnn_result"]
+        self.results.extend(rows)
+        for row in rows:
+            self._event(
+                event="finish",
+                nodeid=report.nodeid,
+                property=row["property"],
+                layer=row["layer"],
+                status=row["status"],
+                examples=row["examples"],
+                duration_s=row["duration_s"],
+            )
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         config = self.config
@@ -302,7 +339,7 @@ class ResultCollector:
             target_info = get_target(config._rnn_target).info()
         except HarnessUsageError as exc:
             target_info["error"] = str(exc)
-        profile = settings.get_profile(config._rnn_profile)
+        profile = settings()
         payload = {
             "profile": config._rnn_profile,
             "seed": 0 if profile.derandomize else config.getoption("hypothesis_seed", default=None),

@@ -73,7 +73,8 @@ class Target(abc.ABC):
         """A runner for ``spec``; stateful runners need a fixed ``batch_size``.
 
         Runners may be cached and reused: a returned stateful runner always starts
-        from reset states, and callers always load weights before running.
+        from zero states (assigned directly, never through the reset API under test),
+        and callers always load weights before running.
         """
 
     @abc.abstractmethod

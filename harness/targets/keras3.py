@@ -139,7 +139,9 @@ class Keras3Target(Target):
                 self.keras, spec, batch_size=batch_size, stateful=stateful
             )
         elif stateful:
-            runner.reset()
+            # Zeroed by assignment, not through reset_state(): the reset API is under test,
+            # and a broken reset must not leak state from one example into the next.
+            runner.set_states([np.zeros(v.shape, np.float32) for v in runner.layer.states])
         return runner
 
     def clear(self) -> None:

@@ -1,0 +1,445 @@
+"""``rnn-harness``: run the properties per target, write reports, gate CI, compare runs.
+
+Every user mistake (unknown target or property, missing file, malformed report)
+ends in one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.catalogue import PROPERTY_IDS
+from harness.errors import HarnessUsageError
+from harness.known_failures import KnownFailure, load_known_failures
+from harness.specs import LAYER_KINDS
+from harness.targets import TARGET_NAMES
+from harness.targets.keras3 import BACKEND_DISTRIBUTIONS, distribution_version
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PROFILES = ("ci", "dev", "thorough")
+DEFAULT_OUT = "reports/latest"
+KNOWN_FAILURES_FILE = "known_failures.toml"
+STATUS_STYLE = {
+    "passed": "green",
+    "failed": "bold red",
+    "error": "bold magenta",
+    "skipped": "dim",
+    "known_failure": "yellow",
+    "fixed": "cyan",
+}
+
+# Wide enough off a terminal (CI logs) that the summary table never truncates ids.
+_WIDTH = None if sys.stdout.isatty() else 140
+out = Console(highlight=False, width=_WIDTH)
+err = Console(stderr=True, highlight=False, width=_WIDTH)
+
+
+def properties_dir() -> Path:
+    """Where the property modules are: inside the wheel, or beside the package in a checkout."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_properties", here.parent / "properties"):
+        if candidate.is_dir():
+            return candidate
+    raise HarnessUsageError(
+        "The property modules are missing from this installation; reinstall rnn-harness "
+        "(`pip install --force-reinstall rnn-harness`)"
+    )
+
+
+def implemented_properties() -> list[str]:
+    """Catalogue ids that have a property module, in catalogue order."""
+    found = {p.stem.removeprefix("test_") for p in properties_dir().glob("test_*.py")}
+    return [pid for pid in PROPERTY_IDS if pid in found]
+
+
+def installed_targets() -> list[str]:
+    """Keras 3 targets whose backend framework is installed here."""
+    return [
+        name
+        for name in TARGET_NAMES
+        if distribution_version(*BACKEND_DISTRIBUTIONS[name.removeprefix("keras3-")])
+    ]
+
+
+def _comma_list(raw: str | None, *, option: str, allowed: Sequence[str]) -> list[str] | None:
+    if raw is None:
+        return None
+    items = [s.strip() for s in raw.split(",") if s.strip()]
+    if "all" in items:
+        return list(allowed)
+    unknown = [s for s in items if s not in allowed]
+    if unknown or not items:
+        raise HarnessUsageError(
+            f"{option}={raw!r}: unknown {', '.join(repr(u) for u in unknown) or 'empty list'}. "
+            f"Expected a comma list of: {', '.join(allowed)} (or 'all')"
+        )
+    return items
+
+
+def resolve_targets(raw: str | None) -> list[str]:
+    targets = _comma_list(raw, option="--targets", allowed=TARGET_NAMES)
+    installed = installed_targets()
+    if targets is None:
+        if not installed:
+            raise HarnessUsageError(
+                "No Keras 3 backend is installed. Install one, e.g. `pip install rnn-harness` "
+                "(TensorFlow) or `pip install 'rnn-harness[jax]'`"
+            )
+        return installed
+    for name in targets:
+        if name not in installed:
+            backend = name.removeprefix("keras3-")
+            extra = "" if backend == "tensorflow" else f"[{backend}]"
+            raise HarnessUsageError(
+                f"Target {name} needs {backend!r}, which is not installed. Install it with "
+                f"`pip install 'rnn-harness{extra}'`, or drop it from --targets"
+            )
+    return targets
+
+
+def resolve_properties(raw: str | None) -> list[str]:
+    available = implemented_properties()
+    chosen = _comma_list(raw, option="--properties", allowed=PROPERTY_IDS)
+    if chosen is None:
+        return available
+    missing = [p for p in chosen if p not in available]
+    if missing:
+        raise HarnessUsageError(
+            f"--properties: {', '.join(missing)} not implemented in this version. "
+            f"Available: {', '.join(available)}"
+        )
+    return chosen
+
+
+def resolve_known_failures(raw: str | None) -> tuple[str, list[KnownFailure]]:
+    """The known-failures path to pass on ("" for none) and its parsed entries."""
+    if raw is None:
+        default = Path(KNOWN_FAILURES_FILE)
+        if not default.is_file():
+            return "", []
+        raw = str(default)
+    return str(Path(raw).resolve()), load_known_failures(raw, property_ids=PROPERTY_IDS)
+
+
+class TargetProgress:
+    """Follows one target's progress file and prints or displays what happened."""
+
+    def __init__(self, target: str, total: int, path: Path):
+        self.target, self.total, self.path = target, total, path
+        self.offset = 0
+        self.done = self.examples = self.failures = 0
+        self.current: str | None = None
+        self.started = time.monotonic()
+
+    def poll(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        with self.path.open(encoding="utf-8") as stream:
+            stream.seek(self.offset)
+            data = stream.read()
+        complete = data[: data.rfind("\n") + 1]
+        self.offset += len(complete.encode("utf-8"))
+        events = [json.loads(line) for line in complete.splitlines() if line.strip()]
+        for event in events:
+            if event["event"] == "start":
+                self.current = event["nodeid"].split("::")[-1]
+            else:
+                self.done += 1
+                self.examples += event["examples"]
+                self.failures += event["status"] in ("failed", "error")
+                self.current = None
+        return events
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        now = f" running {self.current}" if self.current else ""
+        return (
+            f"{self.target}: {self.done}/{self.total} tests, {self.examples} examples, "
+            f"{self.failures} failing, {elapsed:.0f}s{now}"
+        )
+
+
+def run_target(
+    target: str,
+    *,
+    properties: list[str],
+    layers: list[str],
+    profile: str,
+    seed: int,
+    known_failures: str,
+    workers: str,
+    work: Path,
+) -> dict:
+    """Run the properties for one target in its own process; return its results payload."""
+    results = work / f"{target}.results.json"
+    progress_file = work / f"{target}.progress.jsonl"
+    log = work / f"{target}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (results, progress_file):
+        stale.unlink(missing_ok=True)
+    props = properties_dir()
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        *[str(props / f"test_{p}.py") for p in properties],
+        "-p",
+        "no:cacheprovider",
+        "-q",
+        "--target",
+        target,
+        "--rnn-layers",
+        ",".join(layers),
+        "--rnn-known-failures",
+        known_failures,
+        "--rnn-results",
+        str(results),
+        "--rnn-progress",
+        str(progress_file),
+        "--hypothesis-profile",
+        profile,
+        "--hypothesis-seed",
+        str(seed),
+    ]
+    if workers not in ("", "0", "1"):
+        command += ["-n", workers]
+    env = dict(os.environ, KERAS_BACKEND=target.removeprefix("keras3-"))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    total = len(properties) * len(layers)
+    progress = TargetProgress(target, total, progress_file)
+    live = out.is_terminal
+    with log.open("w", encoding="utf-8") as log_stream:
+        process = subprocess.Popen(command, stdout=log_stream, stderr=subprocess.STDOUT, env=env)
+        status = out.status(progress.line()) if live else None
+        if status is not None:
+            status.start()
+        try:
+            while process.poll() is None:
+                time.sleep(0.5)
+                _report_events(progress, status)
+            _report_events(progress, status)
+        finally:
+            if status is not None:
+                status.stop()
+    out.print(progress.line().replace(" running None", ""))
+    if results.exists():
+        payload = json.loads(results.read_text(encoding="utf-8"))
+    else:
+        payload = {"target": {"name": target, "versions": {}, "device": "unknown"}, "results": []}
+    if process.returncode not in (0, 1) or not payload["results"]:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
+        message = (
+            f"pytest exited with status {process.returncode} for {target}; "
+            f"see {log}:\n" + "\n".join(tail)
+        )
+        ran = {(r["property"], r["layer"]) for r in payload["results"]}
+        payload["results"] += [
+            _error_row(p, layer, target, message)
+            for p in properties
+            for layer in layers
+            if (p, layer) not in ran
+        ]
+    return payload
+
+
+def _error_row(prop: str, layer: str, target: str, message: str) -> dict:
+    return {
+        "property": prop,
+        "layer": layer,
+        "target": target,
+        "status": "error",
+        "examples": 0,
+        "duration_s": 0.0,
+        "max_abs_error": None,
+        "tolerance": None,
+        "message": message,
+        "counterexample": None,
+        "reproducer": None,
+    }
+
+
+def _report_events(progress: TargetProgress, status) -> None:
+    for event in progress.poll():
+        if event["event"] != "finish":
+            continue
+        style = STATUS_STYLE.get(event["status"], "")
+        if status is None or event["status"] != "passed":
+            out.print(
+                f"  [{style}]{event['status']:>13}[/] {event['property']}[{event['layer']}] "
+                f"{event['examples']} examples, {event['duration_s']:.1f}s"
+            )
+    if status is not None:
+        status.update(progress.line())
+
+
+def summary_table(report: dict) -> Table:
+    targets = [t["name"] for t in report["targets"]]
+    table = Table(title="rnn-harness results", show_lines=False)
+    table.add_column("property")
+    table.add_column("layer")
+    for name in targets:
+        table.add_column(name)
+    cells: dict[tuple[str, str], dict[str, str]] = {}
+    for row in report["results"]:
+        cells.setdefault((row["property"], row["layer"]), {})[row["target"]] = row["status"]
+    for (prop, layer), by_target in cells.items():
+        table.add_row(
+            prop,
+            layer,
+            *[
+                f"[{STATUS_STYLE.get(by_target.get(t, ''), '')}]{by_target.get(t, '-')}[/]"
+                for t in targets
+            ],
+        )
+    return table
+
+
+def unmatched_known_failures(entries: list[KnownFailure], report: dict) -> list[KnownFailure]:
+    """Entries that matched no result of a target this run included."""
+    versions = {t["name"]: t.get("versions", {}) for t in report["targets"]}
+    unmatched = []
+    for entry in entries:
+        hit = any(
+            entry.matches(
+                property_id=row["property"],
+                layer=row["layer"],
+                target=row["target"],
+                versions=versions.get(row["target"], {}),
+            )
+            for row in report["results"]
+        )
+        if not hit:
+            unmatched.append(entry)
+    return unmatched
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.report import merge_payloads, write_all
+    from harness.report.model import exit_code
+    from harness.reproducers import write_reproducers
+
+    targets = resolve_targets(args.targets)
+    properties = resolve_properties(args.properties)
+    layers = _comma_list(args.layers, option="--layers", allowed=LAYER_KINDS) or list(LAYER_KINDS)
+    known_path, known = resolve_known_failures(args.known_failures)
+    out_dir = Path(args.out)
+    work = out_dir / "logs"
+    work.mkdir(parents=True, exist_ok=True)
+    out.print(
+        f"rnn-harness run: targets={','.join(targets)} profile={args.profile} seed={args.seed} "
+        f"properties={len(properties)} layers={','.join(layers)}"
+        + (f" known-failures={known_path}" if known_path else "")
+    )
+    payloads = []
+    for target in targets:
+        payloads.append(
+            run_target(
+                target,
+                properties=properties,
+                layers=layers,
+                profile=args.profile,
+                seed=args.seed,
+                known_failures=known_path,
+                workers=str(args.workers),
+                work=work,
+            )
+        )
+    report = merge_payloads(payloads, profile=args.profile, seed=args.seed)
+    write_reproducers(report, out_dir)
+    paths = write_all(report, out_dir)
+    out.print(summary_table(report))
+    for entry in unmatched_known_failures(known, report):
+        ran = entry.target in targets or entry.target == "*"
+        why = "matched no result" if ran else f"its target {entry.target} was not run"
+        err.print(
+            f"[yellow]warning:[/] known failure {entry.source} ({entry.property}, {entry.layer}, "
+            f"{entry.target}) {why}"
+        )
+    summary = ", ".join(f"{v} {k}" for k, v in report["summary"].items() if v)
+    out.print(f"summary: {summary}")
+    out.print("reports: " + ", ".join(str(p) for p in paths.values()))
+    code = exit_code(report)
+    out.print(
+        "gate: [green]pass[/]" if code == EXIT_OK else "gate: [bold red]FAIL[/] (new failures)"
+    )
+    return code
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness.report.compare import compare_reports, render_compare_html, render_compare_markdown
+    from harness.report.model import load_report
+
+    old, new = load_report(args.old), load_report(args.new)
+    comparison = compare_reports(old, new)
+    sys.stdout.write(render_compare_markdown(comparison))
+    if args.html:
+        Path(args.html).write_text(render_compare_html(comparison), encoding="utf-8")
+    return EXIT_FAILED if comparison.regressed else EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rnn-harness",
+        description="Property-based verification of Keras recurrent-layer state semantics.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the properties on targets, write reports, gate")
+    run.add_argument(
+        "--targets",
+        help=f"comma list of {', '.join(TARGET_NAMES)} or 'all' (default: every installed one)",
+    )
+    run.add_argument(
+        "--profile", default="ci", choices=PROFILES, help="Hypothesis profile (default: ci)"
+    )
+    run.add_argument("--properties", help="comma list of property ids (default: all implemented)")
+    run.add_argument("--layers", help=f"comma list of {', '.join(LAYER_KINDS)} (default: all)")
+    run.add_argument(
+        "--out", default=DEFAULT_OUT, help=f"report directory (default: {DEFAULT_OUT})"
+    )
+    run.add_argument(
+        "--known-failures",
+        help=f"reviewed known-failures TOML (default: ./{KNOWN_FAILURES_FILE} if present)",
+    )
+    run.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default: 0)")
+    run.add_argument(
+        "-n",
+        "--workers",
+        default="1",
+        help="pytest-xdist workers per target, or 'auto' (default: 1)",
+    )
+    run.set_defaults(func=cmd_run)
+
+    compare = sub.add_parser("compare", help="what changed between two report.json files")
+    compare.add_argument("old", help="the earlier report.json")
+    compare.add_argument("new", help="the later report.json")
+    compare.add_argument("--html", help="also write the comparison as HTML to this file")
+    compare.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rnn-harness`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except HarnessUsageError as exc:
+        err.print(f"rnn-harness: error: {exc}", markup=False, soft_wrap=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.print("rnn-harness: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,272 @@
+"""The report model: merge per-target results into one report, load and validate it.
+
+``report.json`` (schema ``rnn-harness-report/1``, see DESIGN.md) is the source
+of truth; every other format is rendered from the dict built here. A report is
+plain JSON data (dicts, lists, strings, numbers), never a custom class, so that
+what is written is exactly what is read back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessUsageError
+
+SCHEMA = "rnn-harness-report/1"
+STATUSES = ("passed", "failed", "error", "skipped", "known_failure", "fixed")
+# Statuses that make a run fail: a known failure is reviewed, a fixed one passed.
+FAILING_STATUSES = ("failed", "error")
+# When several rows share one (property, layer, target) cell, the cell shows the
+# most serious: a crash over a failure over a reviewed failure over a pass.
+SEVERITY = ("error", "failed", "known_failure", "fixed", "passed", "skipped")
+RESULT_KEYS = (
+    "property",
+    "layer",
+    "target",
+    "status",
+    "examples",
+    "duration_s",
+    "max_abs_error",
+    "tolerance",
+    "message",
+    "counterexample",
+    "reproducer",
+)
+REPORT_KEYS = ("schema", "created", "profile", "seed", "targets", "results", "summary")
+# The keys a row cannot do without: it is keyed and counted by them.
+ROW_IDENTITY_KEYS = ("property", "layer", "target", "status")
+CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+HOW_TO_FIX = "Pass a report.json written by `rnn-harness run`"
+
+Report = dict[str, Any]
+
+
+def utc_now() -> str:
+    """The current UTC time in the report's ``created`` format, e.g. ``2026-11-26T12:00:00Z``."""
+    return datetime.now(timezone.utc).strftime(CREATED_FORMAT)
+
+
+def row_key(row: dict[str, Any]) -> tuple[str, str, str]:
+    """The identity of a result row: ``(property, layer, target)``.
+
+    Args:
+        row: one entry of a report's ``results``.
+    """
+    return (str(row.get("property")), str(row.get("layer")), str(row.get("target")))
+
+
+def worst_status(statuses: Iterable[str]) -> str:
+    """The most serious of ``statuses`` (see ``SEVERITY``); ``"skipped"`` when empty.
+
+    Args:
+        statuses: status strings from ``STATUSES``.
+
+    >>> worst_status(["passed", "failed", "skipped"])
+    'failed'
+    """
+    given = set(statuses)
+    return next((s for s in SEVERITY if s in given), "skipped")
+
+
+def summarize(results: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """Count results per status; every status in ``STATUSES`` is present.
+
+    Args:
+        results: result rows, each with a ``status`` from ``STATUSES``.
+    """
+    counts = dict.fromkeys(STATUSES, 0)
+    for row in results:
+        counts[row["status"]] += 1
+    return counts
+
+
+def _normalise_row(row: Any, *, target: str, where: str) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        raise HarnessUsageError(
+            f"{where}: expected each result to be a JSON object. "
+            f"Received: {type(row).__name__}. Pass the payload written by --rnn-results"
+        )
+    status = row.get("status")
+    if status not in STATUSES:
+        raise HarnessUsageError(
+            f"{where}: expected a result status in {', '.join(STATUSES)}. "
+            f"Received: {status!r}. Pass the payload written by --rnn-results"
+        )
+    # Design keys first and always present; extra plugin keys (nodeid, known_failure) kept.
+    merged = {key: row.get(key) for key in RESULT_KEYS}
+    merged["target"] = row.get("target") or target
+    merged.update({k: v for k, v in row.items() if k not in RESULT_KEYS})
+    return merged
+
+
+def merge_payloads(
+    payloads: list[dict[str, Any]],
+    *,
+    profile: str,
+    seed: int | None,
+    created: str | None = None,
+) -> Report:
+    """Merge the per-target payloads of one run into one report.
+
+    Args:
+        payloads: what the pytest plugin writes with ``--rnn-results``, one per target:
+            ``{"profile", "seed", "target": {"name", "versions", "device"}, "results": [...]}``.
+        profile: the Hypothesis profile the run used, recorded for replay.
+        seed: the seed the run used (``0`` for a derandomized profile, ``None`` if random).
+        created: the report's UTC timestamp; the current time when ``None``.
+
+    >>> report = merge_payloads([], profile="ci", seed=0, created="2026-11-26T12:00:00Z")
+    >>> report["schema"], report["summary"]["passed"]
+    ('rnn-harness-report/1', 0)
+    """
+    targets: list[dict[str, Any]] = []
+    seen: dict[str, dict[str, Any]] = {}
+    results: list[dict[str, Any]] = []
+    for index, payload in enumerate(payloads):
+        where = f"results payload {index}"
+        if not isinstance(payload, dict) or not isinstance(payload.get("target"), dict):
+            raise HarnessUsageError(
+                f"{where}: expected a JSON object with a 'target' object and a 'results' list. "
+                f"Received: {type(payload).__name__} with keys "
+                f"{sorted(payload) if isinstance(payload, dict) else '-'}. "
+                "Pass the payload written by --rnn-results"
+            )
+        info = payload["target"]
+        name = info.get("name")
+        if not isinstance(name, str) or not name:
+            raise HarnessUsageError(
+                f"{where}: expected target.name to be a target name such as "
+                f"'keras3-tensorflow'. Received: {name!r}. Pass the payload written by "
+                "--rnn-results"
+            )
+        rows = payload.get("results")
+        if not isinstance(rows, list):
+            raise HarnessUsageError(
+                f"{where} ({name}): expected 'results' to be a list. "
+                f"Received: {type(rows).__name__}. Pass the payload written by --rnn-results"
+            )
+        if name in seen:
+            # One process per target: two payloads for one name mean two runs were mixed.
+            if seen[name] != info:
+                raise HarnessUsageError(
+                    f"{where}: expected one payload per target. Received two for {name!r} "
+                    "with different versions or devices. Merge payloads from one run only"
+                )
+        else:
+            seen[name] = info
+            targets.append(dict(info))
+        results.extend(
+            _normalise_row(row, target=name, where=f"{where} ({name}) result {i}")
+            for i, row in enumerate(rows)
+        )
+    results.sort(key=row_key)  # list.sort is stable: rows of one cell keep their order
+    return {
+        "schema": SCHEMA,
+        "created": created if created is not None else utc_now(),
+        "profile": profile,
+        "seed": seed,
+        "targets": targets,
+        "results": results,
+        "summary": summarize(results),
+    }
+
+
+def validate_report(report: Any, *, source: str = "report") -> Report:
+    """Check that ``report`` follows schema ``rnn-harness-report/1`` and return it.
+
+    Args:
+        report: the decoded JSON.
+        source: what to call it in an error message, usually its path.
+
+    Raises ``HarnessUsageError`` with one line: expected, received, how to fix it.
+    """
+    if not isinstance(report, dict):
+        raise HarnessUsageError(
+            f"{source} is not an rnn-harness report: expected a JSON object with schema "
+            f"{SCHEMA!r}. Received: a JSON {type(report).__name__}. {HOW_TO_FIX}"
+        )
+    if report.get("schema") != SCHEMA:
+        raise HarnessUsageError(
+            f"{source} is not an rnn-harness report: expected schema {SCHEMA!r}. "
+            f"Received: {report.get('schema')!r}. {HOW_TO_FIX}"
+        )
+    missing = [key for key in REPORT_KEYS if key not in report]
+    if missing:
+        raise HarnessUsageError(
+            f"{source} is an incomplete rnn-harness report: expected keys "
+            f"{', '.join(REPORT_KEYS)}. Received no {', '.join(repr(k) for k in missing)}. "
+            f"{HOW_TO_FIX}"
+        )
+    for key, kind in (("targets", list), ("results", list), ("summary", dict)):
+        if not isinstance(report[key], kind):
+            raise HarnessUsageError(
+                f"{source} is not a valid rnn-harness report: expected {key!r} to be a JSON "
+                f"{'array' if kind is list else 'object'}. Received: "
+                f"{type(report[key]).__name__}. {HOW_TO_FIX}"
+            )
+    for i, row in enumerate(report["results"]):
+        if not isinstance(row, dict):
+            raise HarnessUsageError(
+                f"{source} is not a valid rnn-harness report: expected results[{i}] to be a "
+                f"JSON object. Received: {type(row).__name__}. {HOW_TO_FIX}"
+            )
+        absent = [key for key in ROW_IDENTITY_KEYS if key not in row]
+        if absent:
+            raise HarnessUsageError(
+                f"{source} is an incomplete rnn-harness report: expected results[{i}] to have "
+                f"keys {', '.join(ROW_IDENTITY_KEYS)}. Received no "
+                f"{', '.join(repr(k) for k in absent)}. {HOW_TO_FIX}"
+            )
+        if row["status"] not in STATUSES:
+            raise HarnessUsageError(
+                f"{source} is not a valid rnn-harness report: expected results[{i}].status in "
+                f"{', '.join(STATUSES)}. Received: {row['status']!r}. {HOW_TO_FIX}"
+            )
+    return report
+
+
+def load_report(path: str | Path) -> Report:
+    """Read and validate a ``report.json``.
+
+    Args:
+        path: the file written by ``rnn-harness run`` (or ``writers.write_json``).
+
+    Raises ``HarnessUsageError`` (never a traceback) for a missing or unreadable
+    file, invalid JSON, another schema, or missing keys.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise HarnessUsageError(
+            f"{path} does not exist: expected the path of a report.json. Received: a path "
+            f"with no file. {HOW_TO_FIX}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HarnessUsageError(
+            f"{path} cannot be read as a report: expected a UTF-8 JSON file. Received: "
+            f"{type(exc).__name__}: {exc}. {HOW_TO_FIX}"
+        ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HarnessUsageError(
+            f"{path} is not JSON: expected a report.json with schema {SCHEMA!r}. Received: "
+            f"{exc.msg} at line {exc.lineno}, column {exc.colno}. {HOW_TO_FIX}"
+        ) from None
+    return validate_report(data, source=str(path))
+
+
+def exit_code(report: Report) -> int:
+    """The process exit status a report calls for: 1 if any result failed or errored, else 0.
+
+    Args:
+        report: a report dict (from ``merge_payloads`` or ``load_report``).
+
+    Passed, skipped, known failures and fixed results all exit 0.
+    """
+    return int(any(row["status"] in FAILING_STATUSES for row in report["results"]))

@@ -1,0 +1,594 @@
+"""Writers: one report dict rendered as JSON, Markdown, HTML and JUnit XML.
+
+``report.json`` is the source of truth; the other three are views of it:
+Markdown for a CI step summary, one self-contained HTML file for people, and
+JUnit XML for CI test tabs. Every writer is a pure function of the report, so
+``rnn-harness`` can re-render old reports. Each header says how to replay the
+run: targets with their versions, the profile and the seed.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from harness.report.model import (
+    FAILING_STATUSES,
+    RESULT_KEYS,
+    STATUSES,
+    Report,
+    row_key,
+    worst_status,
+)
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+# Short cell text per status; the word keeps the matrix readable without colour.
+STATUS_LABELS = {
+    "passed": "✅ passed",
+    "failed": "❌ failed",
+    "error": "💥 error",
+    "skipped": "⏭️ skipped",
+    "known_failure": "⚠️ known",
+    "fixed": "🎉 fixed",
+}
+# Statuses whose details (message, counterexample, reproducer) a reader needs.
+DETAIL_STATUSES = ("failed", "error", "known_failure")
+# GitHub caps a step summary at 1 MiB: a long traceback must not push the rest out.
+MAX_MESSAGE_CHARS = 4000
+MAX_MARKDOWN_FAILURES = 50  # beyond this a list stops helping; report.html has all of them
+# The whole counterexample stays in report.json; a page of numbers beyond this helps no one.
+MAX_COUNTEREXAMPLE_CHARS = 100_000
+# XML 1.0 forbids these characters (ANSI colour escapes in messages are the usual source).
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+FILE_NAMES = {
+    "json": "report.json",
+    "markdown": "report.md",
+    "html": "report.html",
+    "junit": "junit.xml",
+}
+
+
+# --- shared views ------------------------------------------------------------------
+
+
+def target_names(report: Report) -> list[str]:
+    """Target names in report order, then any that only appear in results.
+
+    Args:
+        report: a report dict.
+    """
+    names = [t.get("name", "?") for t in report["targets"]]
+    for row in report["results"]:
+        if row["target"] not in names:
+            names.append(row["target"])
+    return names
+
+
+def matrix(report: Report) -> list[dict[str, Any]]:
+    """The property x layer matrix: one dict per (property, layer) with a cell per target.
+
+    Args:
+        report: a report dict.
+
+    Each row is ``{"property", "layer", "cells": {target: {"status", "count", "anchor"}}}``.
+    A cell with several results shows the most serious status and their count.
+    """
+    cells: dict[tuple[str, str], dict[str, list[int]]] = {}
+    for index, row in enumerate(report["results"]):
+        prop, layer, target = row_key(row)
+        cells.setdefault((prop, layer), {}).setdefault(target, []).append(index)
+    rows = []
+    for (prop, layer), by_target in sorted(cells.items()):
+        shown = {}
+        for target, indices in by_target.items():
+            statuses = [report["results"][i]["status"] for i in indices]
+            status = worst_status(statuses)
+            anchor = next(
+                (f"r{i}" for i in indices if report["results"][i]["status"] == status), None
+            )
+            shown[target] = {"status": status, "count": len(indices), "anchor": anchor}
+        rows.append({"property": prop, "layer": layer, "cells": shown})
+    return rows
+
+
+def replay_lines(report: Report) -> list[str]:
+    """Plain-text lines saying how to replay the run: profile, seed, targets with versions.
+
+    Args:
+        report: a report dict.
+    """
+    seed = report.get("seed")
+    lines = [
+        f"profile {report.get('profile')}, seed "
+        f"{seed if seed is not None else 'random (see each failure for its blob)'}"
+    ]
+    for info in report["targets"]:
+        versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items())
+        line = f"{info.get('name')} on {info.get('device', '?')}: {versions or 'versions unknown'}"
+        if info.get("error"):
+            line += f" (target unavailable: {info['error']})"
+        lines.append(line)
+    return lines
+
+
+def replay_run_command(report: Report) -> str:
+    """The ``rnn-harness run`` command that replays the whole run.
+
+    Args:
+        report: a report dict.
+    """
+    command = f"rnn-harness run --targets {','.join(target_names(report))}"
+    command += f" --profile {report.get('profile')}"
+    if report.get("seed") is not None:
+        command += f" --seed {report['seed']}"
+    return command
+
+
+def replay_command(report: Report, target: str) -> str:
+    """The pytest command that replays one target of the run.
+
+    Args:
+        report: a report dict.
+        target: a target name from the report.
+    """
+    command = f"pytest properties --target {target} --hypothesis-profile {report.get('profile')}"
+    if report.get("seed") is not None:
+        command += f" --hypothesis-seed {report['seed']}"
+    return command
+
+
+def summary_line(report: Report) -> str:
+    """One line: the verdict and the count of every status.
+
+    Args:
+        report: a report dict.
+    """
+    summary = report["summary"]
+    failing = sum(summary.get(s, 0) for s in FAILING_STATUSES)
+    verdict = "FAILED" if failing else "PASSED"
+    counts = ", ".join(f"{summary.get(s, 0)} {s.replace('_', ' ')}" for s in STATUSES)
+    return f"{verdict}: {counts} ({len(report['results'])} results)"
+
+
+def _truncate(text: str, limit: int, *, where: str) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n... ({len(text) - limit} more characters in {where})"
+
+
+def _is_scalar_list(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_is_scalar_list(v) for v in value)
+    return not isinstance(value, dict)
+
+
+def pretty_json(value: Any, indent: int = 0) -> str:
+    """JSON with objects indented and arrays of numbers kept on one line.
+
+    Args:
+        value: plain JSON data.
+        indent: the current indentation level (for recursion).
+
+    >>> print(pretty_json({"splits": [2, 3]}))
+    {
+      "splits": [2, 3]
+    }
+    """
+    pad = "  " * (indent + 1)
+    if isinstance(value, dict) and value:
+        items = [
+            f"{pad}{json.dumps(str(k))}: {pretty_json(v, indent + 1)}" for k, v in value.items()
+        ]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * indent + "}"
+    if isinstance(value, list) and value and not _is_scalar_list(value):
+        items = [f"{pad}{pretty_json(v, indent + 1)}" for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + "  " * indent + "]"
+    return json.dumps(value, separators=(", ", ": "), default=str)
+
+
+# --- JSON ------------------------------------------------------------------------------
+
+
+def write_json(report: Report, path: str | Path) -> Path:
+    """Write ``report`` as indented JSON and return the path.
+
+    Args:
+        report: a report dict.
+        path: the file to write; parent folders are created.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+# --- Markdown --------------------------------------------------------------------------
+
+
+def markdown_text(value: Any) -> str:
+    """Text safe in a Markdown table cell: no HTML, no pipes, one line.
+
+    Args:
+        value: anything; shown through ``str``.
+    """
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+
+
+def fenced_block(text: str) -> str:
+    """``text`` in a fenced code block whose fence is longer than any backtick run inside it.
+
+    Args:
+        text: shown verbatim.
+    """
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def render_markdown(report: Report) -> str:
+    """Render ``report`` as Markdown sized for a GitHub CI step summary.
+
+    Args:
+        report: a report dict.
+
+    A summary line, how to replay, the property x layer matrix with one column
+    per target, then each failure and error with its message and reproducer.
+    """
+    targets = target_names(report)
+    out = [
+        "# rnn-harness report",
+        "",
+        f"**{summary_line(report)}**",
+        "",
+        f"Created {markdown_text(report.get('created'))}. Replay:",
+        "",
+    ]
+    out += [f"- {markdown_text(line)}" for line in replay_lines(report)]
+    commands = [replay_run_command(report)] + [replay_command(report, t) for t in targets]
+    out += ["", "```sh", *commands, "```", ""]
+    out += ["## Matrix", ""]
+    if targets:
+        out.append("| property | layer | " + " | ".join(markdown_text(t) for t in targets) + " |")
+        out.append("|---|---|" + "---|" * len(targets))
+        for row in matrix(report):
+            cells = []
+            for target in targets:
+                cell = row["cells"].get(target)
+                if cell is None:
+                    cells.append("-")
+                    continue
+                text = STATUS_LABELS[cell["status"]]
+                cells.append(text + (f" ({cell['count']})" if cell["count"] > 1 else ""))
+            out.append(
+                f"| {markdown_text(row['property'])} | {markdown_text(row['layer'])} | "
+                + " | ".join(cells)
+                + " |"
+            )
+    else:
+        out.append("No results.")
+    failures = [r for r in report["results"] if r["status"] in FAILING_STATUSES]
+    if failures:
+        out += ["", "## Failures", ""]
+        for row in failures[:MAX_MARKDOWN_FAILURES]:
+            prop, layer, target = row_key(row)
+            out.append(
+                f"### {markdown_text(prop)} · {markdown_text(layer)} · {markdown_text(target)} — {row['status']}"
+            )
+            out.append("")
+            message = _truncate(
+                str(row.get("message") or "(no message)"), MAX_MESSAGE_CHARS, where="report.json"
+            )
+            out += [fenced_block(message), ""]
+            if row.get("reproducer"):
+                out += [f"Reproducer: `{markdown_text(row['reproducer'])}`", ""]
+        if len(failures) > MAX_MARKDOWN_FAILURES:
+            out.append(
+                f"... and {len(failures) - MAX_MARKDOWN_FAILURES} more failures: see report.html"
+            )
+    known = [r for r in report["results"] if r["status"] == "known_failure"]
+    if known:
+        while out and not out[-1]:
+            out.pop()  # one blank line between sections, whatever came before
+        out += ["", "## Known failures", ""]
+        for row in known:
+            prop, layer, target = row_key(row)
+            reason = row.get("known_failure") or row.get("message") or ""
+            first = str(reason).strip().splitlines()[0] if str(reason).strip() else ""
+            out.append(
+                f"- {markdown_text(prop)} · {markdown_text(layer)} · {markdown_text(target)}: {markdown_text(first)}"
+            )
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --- the per-timestep plot -------------------------------------------------------------
+
+
+def _candidates(counterexample: dict[str, Any]) -> list[dict[str, Any]]:
+    # Properties record the drawn case under a name (``case``): look one level down too.
+    return [counterexample] + [v for v in counterexample.values() if isinstance(v, dict)]
+
+
+def plot_data(counterexample: Any) -> tuple[list[float], list[int]] | None:
+    """The absolute difference per timestep and the chunk lengths, if the counterexample has them.
+
+    Args:
+        counterexample: a result's ``counterexample`` (plain JSON data or ``None``).
+
+    Found at the top level or one object down: ``splits`` (chunk lengths) with
+    either ``abs_diff_per_timestep`` (floats) or ``actual`` and ``expected`` arrays
+    of shape ``(batch, timesteps, units)``, reduced to the largest difference per
+    timestep. ``None`` unless the timesteps add up to ``sum(splits)``.
+    """
+    if not isinstance(counterexample, dict):
+        return None
+    found = _candidates(counterexample)
+    splits = next((d["splits"] for d in found if "splits" in d), None)
+    diff = next((d["abs_diff_per_timestep"] for d in found if "abs_diff_per_timestep" in d), None)
+    try:
+        if diff is None:
+            pair = next((d for d in found if "actual" in d and "expected" in d), None)
+            if pair is None:
+                return None
+            actual = np.asarray(pair["actual"], dtype=np.float64)
+            expected = np.asarray(pair["expected"], dtype=np.float64)
+            if actual.ndim != 3 or actual.shape != expected.shape:
+                return None
+            diff = np.abs(actual - expected).max(axis=(0, 2)).tolist()
+        values = [float(v) for v in diff]
+        lengths = [int(s) for s in splits] if isinstance(splits, list) else None
+    except (TypeError, ValueError):
+        return None
+    if not lengths or any(s < 1 for s in lengths) or sum(lengths) != len(values):
+        return None
+    return values, lengths
+
+
+def render_plot(diff: list[float], splits: list[int], *, title: str = "") -> str:
+    """A PNG of the absolute difference per timestep, chunk boundaries as vertical lines.
+
+    Args:
+        diff: the largest absolute difference at each timestep.
+        splits: the chunk lengths; a line is drawn where each chunk after the first starts.
+        title: the plot's title.
+
+    Returns a ``data:image/png;base64,...`` URI to embed in HTML.
+    """
+    # Figure without pyplot: no global backend switch, no figure registry to leak.
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 2.6), dpi=100)
+    axes = figure.add_subplot()
+    steps = np.arange(len(diff))
+    shown = [v if math.isfinite(v) else np.nan for v in diff]
+    axes.plot(steps, shown, marker="o", markersize=3, linewidth=1, color="#b3261e")
+    for boundary in np.cumsum(splits)[:-1]:
+        axes.axvline(boundary - 0.5, color="#555", linestyle="--", linewidth=0.8)
+    axes.set_xlabel("timestep (dashed: a new chunk starts)")
+    axes.set_ylabel("max |actual - expected|")
+    axes.set_xlim(-0.5, max(len(diff) - 0.5, 0.5))
+    if title:
+        axes.set_title(title, fontsize=9)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+# --- HTML ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    # Autoescape for every template regardless of its file name: nothing from a
+    # report (layer names, messages, counterexamples) may become markup.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_template(name: str, **context: Any) -> str:
+    """Render one template from ``harness/report/templates`` with autoescaping on.
+
+    Args:
+        name: the template's file name, e.g. ``"report.html.j2"``.
+        context: the template's variables.
+    """
+    return _environment().get_template(name).render(**context)
+
+
+def _tolerance_text(tolerance: Any) -> str:
+    if isinstance(tolerance, dict) and tolerance:
+        return ", ".join(
+            f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in tolerance.items()
+        )
+    return str(tolerance) if tolerance else "-"
+
+
+def _details(report: Report) -> list[dict[str, Any]]:
+    details = []
+    for index, row in enumerate(report["results"]):
+        if row["status"] not in DETAIL_STATUSES:
+            continue
+        counterexample = row.get("counterexample")
+        plot = None
+        data = plot_data(counterexample)
+        if data is not None:
+            prop, layer, target = row_key(row)
+            plot = render_plot(*data, title=f"{prop} · {layer} · {target}")
+        details.append(
+            {
+                "anchor": f"r{index}",
+                # Rows read from older files may lack optional keys: the template sees them all.
+                "row": {**dict.fromkeys(RESULT_KEYS), "known_failure": None, **row},
+                "tolerance": _tolerance_text(row.get("tolerance")),
+                "message": _truncate(
+                    str(row.get("message") or ""), MAX_COUNTEREXAMPLE_CHARS, where="report.json"
+                ),
+                "counterexample": None
+                if counterexample is None
+                else _truncate(
+                    pretty_json(counterexample), MAX_COUNTEREXAMPLE_CHARS, where="report.json"
+                ),
+                "plot": plot,
+            }
+        )
+    return details
+
+
+def render_html(report: Report) -> str:
+    """Render ``report`` as one self-contained HTML page (no external files or links).
+
+    Args:
+        report: a report dict.
+
+    The matrix is colour-coded by status; each failure, error and known failure
+    shows its message, its counterexample (collapsible) and its reproducer, and a
+    plot of the difference per timestep when the counterexample has the data.
+    """
+    targets = target_names(report)
+    return render_template(
+        "report.html.j2",
+        report=report,
+        summary_line=summary_line(report),
+        statuses=STATUSES,
+        labels=STATUS_LABELS,
+        targets=targets,
+        replay=replay_lines(report),
+        commands=[replay_run_command(report)] + [replay_command(report, t) for t in targets],
+        matrix=matrix(report),
+        details=_details(report),
+    )
+
+
+# --- JUnit XML -------------------------------------------------------------------------
+
+
+def _xml_text(value: Any) -> str:
+    return _XML_INVALID.sub("", str(value))
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _seconds(rows: Iterable[dict[str, Any]]) -> float:
+    return sum(float(r.get("duration_s") or 0.0) for r in rows)
+
+
+def render_junit(report: Report) -> str:
+    """Render ``report`` as JUnit XML: one testsuite per target, one testcase per result.
+
+    Args:
+        report: a report dict.
+
+    Testcases are named ``{property}[{layer}]`` with classname
+    ``rnn_harness.{target}``; failed results carry a ``failure``, errors an
+    ``error``, skipped and known failures a ``skipped`` element.
+    """
+    root = ET.Element("testsuites", name="rnn-harness")
+    infos = {t.get("name"): t for t in report["targets"]}
+    totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    for target in target_names(report):
+        rows = [r for r in report["results"] if r["target"] == target]
+        counts = {
+            "tests": len(rows),
+            "failures": sum(r["status"] == "failed" for r in rows),
+            "errors": sum(r["status"] == "error" for r in rows),
+            "skipped": sum(r["status"] in ("skipped", "known_failure") for r in rows),
+        }
+        for key, value in counts.items():
+            totals[key] += value
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=_xml_text(target),
+            time=f"{_seconds(rows):.3f}",
+            timestamp=_xml_text(report.get("created")),
+            **{k: str(v) for k, v in counts.items()},
+        )
+        properties = ET.SubElement(suite, "properties")
+        info = infos.get(target, {})
+        header = {"profile": report.get("profile"), "seed": report.get("seed")}
+        header["device"] = info.get("device")
+        header.update(info.get("versions") or {})
+        for name, value in header.items():
+            ET.SubElement(properties, "property", name=_xml_text(name), value=_xml_text(value))
+        for row in rows:
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                name=_xml_text(f"{row['property']}[{row['layer']}]"),
+                classname=_xml_text(f"rnn_harness.{target}"),
+                time=f"{float(row.get('duration_s') or 0.0):.3f}",
+            )
+            message = str(row.get("message") or "")
+            body = message
+            if row.get("reproducer"):
+                body += f"\n\nreproducer: {row['reproducer']}"
+            status = row["status"]
+            if status in ("failed", "error"):
+                element = ET.SubElement(
+                    case,
+                    "failure" if status == "failed" else "error",
+                    message=_xml_text(_first_line(message)),
+                    type=status,
+                )
+                element.text = _xml_text(body)
+            elif status == "skipped":
+                ET.SubElement(case, "skipped", message=_xml_text(_first_line(message)))
+            elif status == "known_failure":
+                reason = row.get("known_failure") or _first_line(message)
+                element = ET.SubElement(
+                    case, "skipped", message=_xml_text(f"known failure: {reason}")
+                )
+                element.text = _xml_text(body)
+            elif status == "fixed":
+                out = ET.SubElement(case, "system-out")
+                out.text = "fixed: listed as a known failure, but passed; remove the entry"
+    for key, value in totals.items():
+        root.set(key, str(value))
+    root.set("time", f"{_seconds(report['results']):.3f}")
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+# --- all at once -----------------------------------------------------------------------
+
+
+def write_all(report: Report, out_dir: str | Path) -> dict[str, Path]:
+    """Write report.json, report.md, report.html and junit.xml into ``out_dir``.
+
+    Args:
+        report: a report dict.
+        out_dir: the folder to write into; created if missing.
+
+    Returns the written paths keyed ``"json"``, ``"markdown"``, ``"html"``, ``"junit"``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {kind: out / name for kind, name in FILE_NAMES.items()}
+    write_json(report, paths["json"])
+    rendered = {
+        "markdown": render_markdown(report),
+        "html": render_html(report),
+        "junit": render_junit(report),
+    }
+    for kind, text in rendered.items():
+        paths[kind].write_text(text, encoding="utf-8")
+    return paths
