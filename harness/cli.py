@@ -315,6 +315,7 @@ def unmatched_known_failures(entries: list[KnownFailure], report: dict) -> list[
                 layer=row["layer"],
                 target=row["target"],
                 versions=versions.get(row["target"], {}),
+                test=row.get("test"),
             )
             for row in report["results"]
         )
@@ -387,6 +388,20 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED if comparison.regressed else EXIT_OK
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from harness.explain import explain
+    from harness.report.model import load_report
+
+    path = Path(args.report)
+    if not path.exists():
+        raise HarnessUsageError(
+            f"No report at {str(path)!r}: explain answers from a run's evidence. "
+            "Run `rnn-harness run` first, or pass --report PATH"
+        )
+    sys.stdout.write(explain(load_report(path)) + "\n")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnn-harness",
@@ -425,6 +440,16 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("new", help="the later report.json")
     compare.add_argument("--html", help="also write the comparison as HTML to this file")
     compare.set_defaults(func=cmd_compare)
+
+    explain = sub.add_parser(
+        "explain", help="answer the usual state questions from a run's report, in plain English"
+    )
+    explain.add_argument(
+        "--report",
+        default=f"{DEFAULT_OUT}/report.json",
+        help=f"report.json to answer from (default: {DEFAULT_OUT}/report.json)",
+    )
+    explain.set_defaults(func=cmd_explain)
     return parser
 
 

@@ -7,6 +7,7 @@ A TOML file of ``[[known_failure]]`` tables::
     layer = "*"                       # LSTM, GRU, SimpleRNN or "*"
     target = "keras3-jax"             # a target name or "*"
     versions = { keras = "==3.15.1", jax = "==0.10.2" }   # PEP 440 specifiers
+    test = "test_one_predict_carries_state_from_batch_to_batch"  # optional: one test
     reason = "one line: what is wrong"
 
 A matching failure becomes ``known_failure``; a matching pass becomes ``fixed``.
@@ -31,7 +32,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 REQUIRED_KEYS = ("property", "layer", "target", "reason")
-OPTIONAL_KEYS = ("versions",)
+OPTIONAL_KEYS = ("versions", "test")
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,26 @@ class KnownFailure:
     target: str
     reason: str
     versions: dict[str, str] = field(default_factory=dict)
+    test: str | None = None
     source: str = ""
 
-    def matches(self, *, property_id: str, layer: str, target: str, versions: dict) -> bool:
-        """Whether this entry covers one result of a target with ``versions`` installed."""
+    def matches(
+        self,
+        *,
+        property_id: str,
+        layer: str,
+        target: str,
+        versions: dict,
+        test: str | None = None,
+    ) -> bool:
+        """Whether this entry covers one result of a target with ``versions`` installed.
+
+        An entry with a ``test`` covers only that test function of the property;
+        ``test=None`` (a report row, which has no test name) matches any entry.
+        """
         if self.property != property_id:
+            return False
+        if self.test is not None and test is not None and self.test != test:
             return False
         if self.layer not in ("*", layer) or self.target not in ("*", target):
             return False
@@ -115,6 +131,11 @@ def load_known_failures(
             raise HarnessUsageError(
                 f"{where}: layer={raw['layer']!r}; expected one of {', '.join(LAYER_KINDS)} or '*'"
             )
+        if "test" in raw and not (isinstance(raw["test"], str) and raw["test"].startswith("test_")):
+            raise HarnessUsageError(
+                f"{where}: test={raw['test']!r} must name a property test function, "
+                "e.g. 'test_short_last_batch_in_predict_is_refused'"
+            )
         versions = raw.get("versions", {})
         if not isinstance(versions, dict):
             raise HarnessUsageError(
@@ -136,6 +157,7 @@ def load_known_failures(
                 target=raw["target"],
                 reason=raw["reason"],
                 versions={k: str(v) for k, v in versions.items()},
+                test=raw.get("test"),
                 source=f"{path}#{i}",
             )
         )
@@ -143,10 +165,18 @@ def load_known_failures(
 
 
 def find_known_failure(
-    entries: list[KnownFailure], *, property_id: str, layer: str, target: str, versions: dict
+    entries: list[KnownFailure],
+    *,
+    property_id: str,
+    layer: str,
+    target: str,
+    versions: dict,
+    test: str | None = None,
 ) -> KnownFailure | None:
     """The first entry that matches one result, or ``None``."""
     for entry in entries:
-        if entry.matches(property_id=property_id, layer=layer, target=target, versions=versions):
+        if entry.matches(
+            property_id=property_id, layer=layer, target=target, versions=versions, test=test
+        ):
             return entry
     return None

@@ -209,6 +209,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             layer=layer,
             target=config._rnn_target,
             versions=versions,
+            test=item.originalname,
         )
         if entry is not None:
             item.add_marker(

@@ -17,8 +17,9 @@ from harness.targets.base import Output, Runner, Target
 class WrappedRunner(Runner):
     """Delegates everything to a real runner; subclasses override one behaviour."""
 
-    def __init__(self, inner: Runner):
+    def __init__(self, inner: Runner, target: Target):
         self.inner = inner
+        self.target = target  # the real target, for twins a break needs
         self.spec = inner.spec
         self.batch_size = inner.batch_size
         self.stateful = inner.stateful
@@ -29,8 +30,8 @@ class WrappedRunner(Runner):
     def get_weights(self) -> list[np.ndarray]:
         return self.inner.get_weights()
 
-    def __call__(self, x, *, initial_state=None) -> Output:
-        return self.inner(x, initial_state=initial_state)
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
+        return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
 
     def states(self) -> list[np.ndarray]:
         return self.inner.states()
@@ -52,7 +53,8 @@ class BrokenTarget(Target):
         self.dtype = inner.dtype
 
     def runner(self, spec: LayerSpec, *, batch_size, stateful) -> Runner:
-        return self.runner_cls(self.inner.runner(spec, batch_size=batch_size, stateful=stateful))
+        inner = self.inner.runner(spec, batch_size=batch_size, stateful=stateful)
+        return self.runner_cls(inner, self.inner)
 
     def versions(self) -> dict[str, str]:
         return self.inner.versions()
@@ -68,17 +70,17 @@ class BrokenTarget(Target):
 class ZeroStartEachCall(WrappedRunner):
     """Every stateful call starts from zeros, as if state were never carried."""
 
-    def __call__(self, x, *, initial_state=None) -> Output:
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
         if self.stateful:
             self.inner.reset()
-        return self.inner(x, initial_state=initial_state)
+        return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
 
 
 class HandsStateToNextSample(WrappedRunner):
     """After each stateful call, sample i's state seeds sample i+1 (wrapping around)."""
 
-    def __call__(self, x, *, initial_state=None) -> Output:
-        out = self.inner(x, initial_state=initial_state)
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
+        out = self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
         if self.stateful:
             self.inner.set_states([np.roll(s, 1, axis=0) for s in self.inner.states()])
         return out
@@ -89,8 +91,8 @@ class ScalesCarriedState(WrappedRunner):
 
     factor = 1.001
 
-    def __call__(self, x, *, initial_state=None) -> Output:
-        out = self.inner(x, initial_state=initial_state)
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
+        out = self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
         if self.stateful:
             self.inner.set_states([s * self.factor for s in self.inner.states()])
         return out
@@ -115,13 +117,15 @@ class ResetDoesNothing(WrappedRunner):
 class StatelessRemembers(WrappedRunner):
     """A stateless layer that starts each call from the previous call's final state."""
 
-    def __init__(self, inner: Runner):
-        super().__init__(inner)
+    def __init__(self, inner: Runner, target: Target):
+        super().__init__(inner, target)
         self.previous: list[np.ndarray] | None = None
 
-    def __call__(self, x, *, initial_state=None) -> Output:
-        if self.stateful:
-            return self.inner(x, initial_state=initial_state)
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
+        if not self.stateful and path == "fit":
+            return self._fit_carrying_state(x, batch_size or len(x))
+        if self.stateful or path != "call":
+            return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
         carried = self.previous
         if carried is not None and carried[0].shape[0] != len(x):
             carried = None
@@ -129,6 +133,83 @@ class StatelessRemembers(WrappedRunner):
         if out.states is not None:
             self.previous = out.states
         return out
+
+    def _fit_carrying_state(self, x, batch_size) -> Output:
+        """The loss a fit would report if each batch started from the last one's states."""
+        twin = self.target.runner(
+            self.spec.replace(return_sequences=True, return_state=True),
+            batch_size=None,
+            stateful=False,
+        )
+        twin.set_weights(self.inner.get_weights())
+        carried, total = None, 0.0
+        for start in range(0, len(x), batch_size):
+            xb = np.asarray(x[start : start + batch_size])
+            init = None if carried is None else [s[-1:].repeat(len(xb), axis=0) for s in carried]
+            out = twin(xb, initial_state=init)
+            head = out.output if self.spec.return_sequences else out.output[:, -1]
+            total += float(np.mean(head**2)) * len(xb)
+            carried = out.states
+        return Output(None, loss=total / len(x))
+
+
+class LeaksBatchIntoState(WrappedRunner):
+    """A stateless layer whose starting state depends on the whole batch (its mean input)."""
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
+        if self.stateful or path != "call" or initial_state is not None:
+            return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
+        leak = np.full((len(x), self.spec.units), 0.1 * float(np.mean(x)), np.float32)
+        return self.inner(x, initial_state=[leak] * self.spec.n_states)
+
+
+class ForgetsStateOutsideCall(WrappedRunner):
+    """predict/evaluate/fit run from the stored state but never write the new state back."""
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
+        if not self.stateful or path in ("call",):
+            return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
+        kept = self.inner.states()
+        out = self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
+        self.inner.set_states(kept)
+        return out
+
+
+class ResetsBetweenPredictBatches(WrappedRunner):
+    """One predict over several batches starts every batch from zeros."""
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
+        b = batch_size or self.batch_size
+        if not self.stateful or path != "predict" or len(x) <= b:
+            return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
+        outputs = []
+        for start in range(0, len(x), b):
+            self.inner.set_states([np.zeros_like(s) for s in self.inner.states()])
+            outputs.append(self.inner(x[start : start + b], path="predict").output)
+        return Output(np.concatenate(outputs, axis=0))
+
+
+class AcceptsAnyBatchSize(WrappedRunner):
+    """A stateful layer that silently pads or cuts a wrong-sized batch to its batch size."""
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
+        x = np.asarray(x)
+        b = self.batch_size
+        if not self.stateful or len(x) % b == 0:
+            return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
+        padded = np.zeros((b * (len(x) // b + 1), *x.shape[1:]), x.dtype)
+        padded[: len(x)] = x
+        out = self.inner(padded, path=path)
+        return Output(None if out.output is None else out.output[: len(x)], out.states, out.loss)
+
+
+class ZeroesStateOnRefusal(WrappedRunner):
+    """Refuses a wrong batch size, but only after zeroing its states."""
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
+        if self.stateful and len(x) % self.batch_size:
+            self.inner.set_states([np.zeros_like(s) for s in self.inner.states()])
+        return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
 
 
 class TransposedRecurrentKernel(WrappedRunner):
@@ -151,6 +232,11 @@ BROKEN_RUNNERS: dict[str, type[WrappedRunner]] = {
     "reset_does_nothing": ResetDoesNothing,
     "stateless_remembers": StatelessRemembers,
     "transposed_recurrent_kernel": TransposedRecurrentKernel,
+    "leaks_batch_into_state": LeaksBatchIntoState,
+    "forgets_state_outside_call": ForgetsStateOutsideCall,
+    "resets_between_predict_batches": ResetsBetweenPredictBatches,
+    "accepts_any_batch_size": AcceptsAnyBatchSize,
+    "zeroes_state_on_refusal": ZeroesStateOnRefusal,
 }
 
 

@@ -215,3 +215,17 @@ def test_known_failure_turns_the_failure_into_a_pass_of_the_gate(tmp_path):
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert [r["status"] for r in report["results"]] == ["known_failure"]
     assert "kf.toml#2" in result.stderr and "matched no result" in result.stderr
+
+
+def test_explain_without_a_report_says_to_run_first(capsys, tmp_path):
+    line = usage_error(capsys, ["explain", "--report", str(tmp_path / "none.json")])
+    assert "Run `rnn-harness run` first" in line
+
+
+def test_explain_answers_from_a_real_report(capsys, tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(_report("passed", "3.15.1")), encoding="utf-8")
+    assert cli.main(["explain", "--report", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "In stateful mode, what is carried between batches" in text
+    assert "chunked_equals_whole held for LSTM over 3 examples" in text

@@ -16,13 +16,24 @@ import numpy as np
 
 from harness.specs import LayerSpec
 
+# Ways a batch can go through a model. Paths that return outputs, and paths that
+# only return a loss (with all-zero targets, so the loss is mean(output ** 2)).
+OUTPUT_PATHS = ("call", "predict", "predict_on_batch")
+LOSS_PATHS = ("evaluate", "test_on_batch", "fit", "train_on_batch")
+PATHS = OUTPUT_PATHS + LOSS_PATHS
+
 
 @dataclass
 class Output:
-    """What one run returned: the main output and, with ``return_state``, the states."""
+    """What one run returned.
 
-    output: np.ndarray
+    ``output`` is the main output (``None`` on loss paths), ``states`` the returned
+    states with ``return_state``, ``loss`` the loss a loss path reported.
+    """
+
+    output: np.ndarray | None
     states: list[np.ndarray] | None = None
+    loss: float | None = None
 
 
 class Runner(abc.ABC):
@@ -45,9 +56,20 @@ class Runner(abc.ABC):
 
     @abc.abstractmethod
     def __call__(
-        self, x: np.ndarray, *, initial_state: Sequence[np.ndarray] | None = None
+        self,
+        x: np.ndarray,
+        *,
+        initial_state: Sequence[np.ndarray] | None = None,
+        path: str = "call",
+        batch_size: int | None = None,
     ) -> Output:
-        """Run ``x`` of shape ``(batch, timesteps, features)`` through ``__call__``."""
+        """Run ``x`` of shape ``(batch, timesteps, features)`` through one of ``PATHS``.
+
+        ``predict``, ``evaluate`` and ``fit`` cut ``x`` into batches of ``batch_size``
+        (default: the runner's, else all of ``x``); the training paths use a zero
+        learning rate, so only states move.
+        ``initial_state`` is supported on the ``call`` path.
+        """
 
     @abc.abstractmethod
     def states(self) -> list[np.ndarray]:
@@ -60,6 +82,18 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def reset(self) -> None:
         """Reset a stateful layer's states through the framework's own reset API."""
+
+    def save_weights(self, path: str) -> None:
+        """Save the model's weights with the framework's own API (``.weights.h5``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot save weights")
+
+    def load_weights(self, path: str) -> None:
+        """Load weights saved by ``save_weights`` with the framework's own API."""
+        raise NotImplementedError(f"{type(self).__name__} cannot load weights")
+
+    def clone(self) -> Runner:
+        """A new runner with the same architecture (the framework's clone) and weights."""
+        raise NotImplementedError(f"{type(self).__name__} cannot clone")
 
 
 class Target(abc.ABC):

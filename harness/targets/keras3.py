@@ -17,7 +17,7 @@ import numpy as np
 
 from harness.errors import HarnessUsageError
 from harness.specs import LayerSpec
-from harness.targets.base import Output, Runner, Target
+from harness.targets.base import PATHS, Output, Runner, Target
 
 BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 # Distribution names to try for each backend's version, in order.
@@ -82,6 +82,7 @@ class Keras3Runner(Runner):
             inputs = keras.Input(batch_shape=(batch_size, None, spec.features))
         self.layer = layer_cls(stateful=stateful, **spec.layer_kwargs())
         self.model = keras.Model(inputs, self.layer(inputs))
+        self._compiled = False
 
     def _numpy(self, value) -> np.ndarray:
         return np.asarray(self.keras.ops.convert_to_numpy(value))
@@ -99,13 +100,63 @@ class Keras3Runner(Runner):
         return [np.asarray(w) for w in self.layer.get_weights()]
 
     def __call__(
-        self, x: np.ndarray, *, initial_state: Sequence[np.ndarray] | None = None
+        self,
+        x: np.ndarray,
+        *,
+        initial_state: Sequence[np.ndarray] | None = None,
+        path: str = "call",
+        batch_size: int | None = None,
     ) -> Output:
         x = np.asarray(x, dtype=np.float32)
-        if initial_state is None:
+        if initial_state is not None:
+            if path != "call":
+                raise HarnessUsageError(
+                    f"initial_state is only supported on path 'call'. Received: {path!r}"
+                )
+            states = [np.asarray(s, dtype=np.float32) for s in initial_state]
+            return self._split(self.layer(x, initial_state=states))
+        if path == "call":
             return self._split(self.model(x))
-        states = [np.asarray(s, dtype=np.float32) for s in initial_state]
-        return self._split(self.layer(x, initial_state=states))
+        batch_size = batch_size or self.batch_size or len(x)
+        if path == "predict":
+            return self._split(self.model.predict(x, batch_size=batch_size, verbose=0))
+        if path == "predict_on_batch":
+            return self._split(self.model.predict_on_batch(x))
+        self._compile()
+        y = self._zero_targets(x)
+        if path == "evaluate":
+            loss = self.model.evaluate(x, y, batch_size=batch_size, verbose=0, return_dict=True)
+        elif path == "test_on_batch":
+            loss = self.model.test_on_batch(x, y, return_dict=True)
+        elif path == "fit":
+            history = self.model.fit(
+                x, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0
+            )
+            loss = {k: v[-1] for k, v in history.history.items()}
+        elif path == "train_on_batch":
+            loss = self.model.train_on_batch(x, y, return_dict=True)
+        else:
+            raise HarnessUsageError(f"Unknown path {path!r}; expected one of {', '.join(PATHS)}")
+        return Output(None, loss=float(loss["loss"]))
+
+    def _compile(self) -> None:
+        if not self._compiled:
+            # A zero learning rate: weights cannot change, so only the state can move.
+            self.model.compile(optimizer=self.keras.optimizers.SGD(learning_rate=0.0), loss="mse")
+            self._compiled = True
+
+    def _zero_targets(self, x: np.ndarray):
+        """All-zero targets shaped like the model's outputs, so the loss is mean(output**2)."""
+        batch, timesteps = x.shape[0], x.shape[1]
+        units = self.spec.units
+        head = np.zeros(
+            (batch, timesteps, units) if self.spec.return_sequences else (batch, units), np.float32
+        )
+        if self.spec.return_state:
+            return [head] + [
+                np.zeros((batch, units), np.float32) for _ in range(self.spec.n_states)
+            ]
+        return head
 
     def states(self) -> list[np.ndarray]:
         if not self.stateful:
@@ -118,6 +169,22 @@ class Keras3Runner(Runner):
 
     def reset(self) -> None:
         self.layer.reset_state()
+
+    def save_weights(self, path: str) -> None:
+        self.model.save_weights(path)
+
+    def load_weights(self, path: str) -> None:
+        self.model.load_weights(path)
+
+    def clone(self) -> Keras3Runner:
+        twin = Keras3Runner.__new__(Keras3Runner)
+        twin.keras, twin.spec = self.keras, self.spec
+        twin.batch_size, twin.stateful = self.batch_size, self.stateful
+        twin.model = self.keras.models.clone_model(self.model)
+        twin.layer = twin.model.layers[-1]
+        twin.model.set_weights(self.model.get_weights())
+        twin._compiled = False
+        return twin
 
 
 class Keras3Target(Target):

@@ -1,0 +1,53 @@
+"""initial_state_equals_carried_state: a returned state, passed back in, continues the sequence.
+
+After chunk k of a stateful run, the state the layer returns (``return_state``)
+given as ``initial_state`` to a stateless layer must give, on the remaining
+chunks, exactly what the stateful layer gives by carrying its own state.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.strategies import cases
+from harness.tolerance import tolerance_for
+
+pytestmark = pytest.mark.rnn_property("initial_state_equals_carried_state")
+
+
+@given(data=st.data())
+def test_initial_state_equals_carried_state(target, layer_kind, check, data):
+    case = data.draw(
+        cases(kind=layer_kind, min_chunks=2, return_sequences=True, return_state=True),
+        label="case",
+    )
+    k = data.draw(st.integers(1, len(case.splits) - 1), label="hand over after chunk")
+    check.example(case=case, k=k)
+    stateful = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
+    stateless = target.runner(case.spec, batch_size=None, stateful=False)
+    stateful.set_weights(case.weights)
+    stateless.set_weights(case.weights)
+    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+
+    chunks = case.chunks()
+    returned = None
+    for chunk in chunks[:k]:
+        returned = stateful(chunk).states
+    carried = [stateful(chunk) for chunk in chunks[k:]]
+    handed = stateless(np.concatenate(chunks[k:], axis=1), initial_state=returned)
+
+    where = f"state returned after chunk {k} of {list(case.splits)}"
+    check.assert_close(
+        f"stateless outputs from the {where} vs the stateful continuation",
+        actual=handed.output,
+        expected=np.concatenate([c.output for c in carried], axis=1),
+        tol=tol,
+    )
+    for i, (got, want) in enumerate(zip(handed.states, carried[-1].states, strict=True)):
+        check.assert_close(
+            f"final state {i} from the {where} vs the stateful continuation",
+            actual=got,
+            expected=want,
+            tol=tol,
+        )

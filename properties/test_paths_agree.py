@@ -1,0 +1,120 @@
+"""paths_agree: the state evolves the same through every execution path.
+
+Each chunk of a stateful run goes through a drawn path — ``__call__``,
+``predict``, ``predict_on_batch``, ``evaluate``, ``test_on_batch``, ``fit`` or
+``train_on_batch`` (training with a zero learning rate, so weights cannot move
+and mask what happens to the state). After every chunk the stored states, and
+the outputs or the loss the path reports, must match the float64 reference
+carried over the chunks so far. One ``predict`` over N*B samples with
+``batch_size=B`` must carry state from batch k's row i to batch k+1's row i.
+A stateless ``fit`` must start every sample from zeros.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.reference import run_reference
+from harness.strategies import MAX_BATCH, cases, sequences
+from harness.targets.base import PATHS
+from harness.tolerance import tolerance_for
+
+pytestmark = pytest.mark.rnn_property("paths_agree")
+MAX_PREDICT_BATCHES = 3  # two hand-offs inside one predict show any carry-over bug
+
+
+def expected_loss(spec, ref) -> float:
+    """Keras's mse against all-zero targets: mean(output**2), summed over the outputs."""
+    loss = float(np.mean(ref.output(spec) ** 2))
+    if spec.return_state:
+        loss += sum(float(np.mean(s**2)) for s in ref.states)
+    return loss
+
+
+@given(data=st.data())
+def test_state_evolves_the_same_through_every_path(target, layer_kind, check, data):
+    case = data.draw(cases(kind=layer_kind), label="case")
+    paths = data.draw(
+        st.lists(st.sampled_from(PATHS), min_size=len(case.splits), max_size=len(case.splits)),
+        label="path of each chunk",
+    )
+    check.example(case=case, paths=paths)
+    spec = case.spec
+    runner = target.runner(spec, batch_size=case.batch_size, stateful=True)
+    runner.set_weights(case.weights)
+    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="reference")
+
+    carried = None
+    for k, (chunk, path) in enumerate(zip(case.chunks(), paths, strict=True)):
+        ref = run_reference(spec, case.weights, chunk, initial_state=carried)
+        carried = ref.states
+        got = runner(chunk, path=path)
+        where = f"chunk {k} via {path} (paths {paths}, chunks {list(case.splits)})"
+        if got.output is not None:
+            check.assert_close(
+                f"outputs after {where}", actual=got.output, expected=ref.output(spec), tol=tol
+            )
+        if got.loss is not None:
+            check.assert_close(
+                f"loss reported by {where}",
+                actual=np.float64(got.loss),
+                expected=np.float64(expected_loss(spec, ref)),
+                tol=tol,
+            )
+        for i, (state, want) in enumerate(zip(runner.states(), ref.states, strict=True)):
+            check.assert_close(
+                f"stored state {i} after {where}", actual=state, expected=want, tol=tol
+            )
+
+
+@given(data=st.data())
+def test_one_predict_carries_state_from_batch_to_batch(target, layer_kind, check, data):
+    case = data.draw(cases(kind=layer_kind, max_chunks=1, return_sequences=True), label="case")
+    n = data.draw(st.integers(2, MAX_PREDICT_BATCHES), label="batches in one predict")
+    rest = data.draw(
+        sequences(
+            batch_size=case.batch_size * (n - 1),
+            timesteps=case.timesteps,
+            features=case.spec.features,
+        ),
+        label="later batches",
+    )
+    x = np.concatenate([case.x, rest], axis=0)
+    check.example(case=case, batches=n, x_predict=x)
+    runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
+    runner.set_weights(case.weights)
+    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="reference")
+
+    got = runner(x, path="predict", batch_size=case.batch_size).output
+    # Batch k, row i continues batch k-1, row i: one long sequence per row.
+    b = case.batch_size
+    as_sequence = np.concatenate([x[k * b : (k + 1) * b] for k in range(n)], axis=1)
+    ref = run_reference(case.spec, case.weights, as_sequence).sequence
+    t = case.timesteps
+    expected = np.concatenate([ref[:, k * t : (k + 1) * t] for k in range(n)], axis=0)
+    check.assert_close(
+        f"one predict over {n} batches of {b} vs row i of each batch continuing row i",
+        actual=got,
+        expected=expected,
+        tol=tol,
+    )
+
+
+@given(data=st.data())
+def test_stateless_fit_starts_every_sample_from_zero(target, layer_kind, check, data):
+    case = data.draw(cases(kind=layer_kind, max_chunks=1, return_state=False), label="case")
+    fit_batch = data.draw(st.integers(1, MAX_BATCH), label="fit batch_size")
+    check.example(case=case, fit_batch_size=fit_batch)
+    runner = target.runner(case.spec, batch_size=None, stateful=False)
+    runner.set_weights(case.weights)
+    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="reference")
+
+    got = runner(case.x, path="fit", batch_size=fit_batch)
+    ref = run_reference(case.spec, case.weights, case.x)
+    check.assert_close(
+        f"stateless fit loss with batch_size={fit_batch} vs every sample from zeros",
+        actual=np.float64(got.loss),
+        expected=np.float64(expected_loss(case.spec, ref)),
+        tol=tol,
+    )
