@@ -78,9 +78,10 @@ def build(spec, batch_size, stateful):
 def run(model, x):
     """(main output, returned states or None) as NumPy."""
     out = model(np.asarray(x, dtype=np.float32))
+    to_numpy = keras.ops.convert_to_numpy
     if isinstance(out, (list, tuple)):
-        return np.asarray(out[0]), [np.asarray(s) for s in out[1:]]
-    return np.asarray(out), None
+        return to_numpy(out[0]), [to_numpy(s) for s in out[1:]]
+    return to_numpy(out), None
 
 
 def states(layer):
@@ -146,7 +147,7 @@ for i, (got, want) in enumerate(zip(again_states, first_states)):
     compare(f"returned state {i} after another batch vs first call", got, want)
 zeros = [np.zeros((len(X), SPEC["units"]), np.float32) for _ in range(N_STATES)]
 explicit = layer(X, initial_state=zeros)
-compare("output with an explicit zero state vs first call", np.asarray(explicit[0]), first)
+compare("output with an explicit zero state vs first call", keras.ops.convert_to_numpy(explicit[0]), first)
 """,
     "reset_restores_zero_state": """
 reset_at = EXAMPLE["reset_at"]
@@ -172,7 +173,7 @@ if initial is None:
     got, got_states = run(model, X)
 else:
     out = layer(X, initial_state=initial)
-    got = np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
+    got = keras.ops.convert_to_numpy(out[0] if isinstance(out, (list, tuple)) else out)
 compare("stateless output vs float64 reference", got, ref.output(LayerSpec(**SPEC)))
 stateful_model, stateful_layer = build(SPEC, CASE["batch_size"], stateful=True)
 if initial is not None:
@@ -183,6 +184,84 @@ if SPEC["return_sequences"]:
     compare("stateful chunked outputs vs reference", np.concatenate(outputs, axis=1), ref.sequence)
 for i, (got_state, want) in enumerate(zip(states(stateful_layer), ref.states)):
     compare(f"stateful stored state {i} vs reference", got_state, want)
+""",
+    "state_machine": """
+{reference_source}
+
+import tempfile  # noqa: E402
+
+TOLERANCES = EXAMPLE["tolerances"]
+LAYER_SPEC = LayerSpec(**SPEC)
+BATCH = CASE["batch_size"]
+
+
+def check(kind, what, actual, expected):
+    \"\"\"compare() with the tolerance the property used: "reference" or "weights".\"\"\"
+    global RTOL, ATOL
+    RTOL, ATOL = TOLERANCES[kind]["rtol"], TOLERANCES[kind]["atol"]
+    compare(what, actual, expected)
+
+
+def check_states(what, layer, expected, where):
+    for i, (got, want) in enumerate(zip(states(layer), expected)):
+        check("reference", f"{what} state {i} after {where}", got, want)
+
+
+def clone(model):
+    \"\"\"The framework's clone, with the original's weights; returns (model, layer).\"\"\"
+    twin = keras.models.clone_model(model)
+    twin.set_weights(model.get_weights())
+    return twin, twin.layers[-1]
+
+
+# The program: one stateful model, a float64 model of its state, a comparison per step.
+model, layer = build(SPEC, BATCH, stateful=True)
+expected = zero_states(LAYER_SPEC, BATCH)
+workdir = tempfile.mkdtemp()
+for k, step in enumerate(EXAMPLE["program"]):
+    op = step["op"]
+    where = f"step {k} ({op})"
+    if op in ("feed", "predict"):
+        x = np.asarray(step["x"], dtype=np.float32)
+        ref = run_reference(LAYER_SPEC, WEIGHTS, x, initial_state=expected)
+        expected = ref.states
+        if op == "feed":
+            got, got_states = run(model, x)
+        else:
+            out = model.predict(x, batch_size=BATCH, verbose=0)
+            several = isinstance(out, (list, tuple))
+            got = np.asarray(out[0] if several else out)
+            got_states = [np.asarray(s) for s in out[1:]] if several else None
+        check("reference", f"outputs after {where}", got, ref.output(LAYER_SPEC))
+        for i, (got_state, want) in enumerate(zip(got_states or [], ref.states)):
+            check("reference", f"returned state {i} after {where}", got_state, want)
+    elif op == "reset":
+        layer.reset_state() if hasattr(layer, "reset_state") else layer.reset_states()
+        expected = zero_states(LAYER_SPEC, BATCH)
+    elif op == "set_states":
+        values = [np.asarray(s, dtype=np.float32) for s in step["states"]]
+        for variable, value in zip(layer.states, values):
+            variable.assign(value)
+        expected = [v.astype(np.float64) for v in values]
+    elif op == "save_and_load":
+        # A weights file holds weights, not RNN state: the fresh model starts from zeros.
+        path = os.path.join(workdir, f"step{k}.weights.h5")
+        model.save_weights(path)
+        check_states("saved model's", layer, expected, where)
+        model, layer = clone(model)
+        layer.set_weights([np.zeros_like(w) for w in WEIGHTS])  # only the load can restore them
+        model.load_weights(path)
+        for i, (w, want) in enumerate(zip(layer.get_weights(), WEIGHTS)):
+            check("weights", f"loaded model's weight {i} after {where}", w, want)
+        expected = zero_states(LAYER_SPEC, BATCH)
+    elif op == "clone":
+        twin, twin_layer = clone(model)
+        check_states("original's", layer, expected, where)
+        for i, (w, want) in enumerate(zip(twin_layer.get_weights(), WEIGHTS)):
+            check("weights", f"clone's weight {i} after {where}", w, want)
+        model, layer = twin, twin_layer
+        expected = zero_states(LAYER_SPEC, BATCH)
+    check_states("stored", layer, expected, where)
 """,
 }
 
