@@ -26,6 +26,8 @@ PROPERTIES: dict[str, str] = {
     "the tolerance for the dtype and device",
     "composition": "the invariants hold end to end for stacked, wrapped and masked models",
     "state_machine": "random sequences of operations agree with the reference after every step",
+    "model_reset_states": "the model-level reset a Keras 2 user relied on (model.reset_states()) "
+    "exists and zeroes every stateful layer",
     "streaming_equals_whole": "a user's saved model, made stateful and fed in chunks, equals "
     "the original on the whole sequence",
     "cudnn_matches_generic": "cuDNN kernels and the generic kernel agree (GPU only)",

@@ -22,7 +22,8 @@ from harness.catalogue import PROPERTY_IDS
 from harness.errors import HarnessUsageError
 from harness.known_failures import KnownFailure, load_known_failures
 from harness.specs import LAYER_KINDS
-from harness.targets import TARGET_NAMES
+from harness.streaming import add_check_model_parser
+from harness.targets import KERAS3_TARGETS, TARGET_NAMES
 from harness.targets.keras3 import BACKEND_DISTRIBUTIONS, distribution_version
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -62,13 +63,19 @@ def implemented_properties() -> list[str]:
     return [pid for pid in PROPERTY_IDS if pid in found]
 
 
-def installed_targets() -> list[str]:
-    """Keras 3 targets whose backend framework is installed here."""
-    return [
+def installed_targets(*, keras2: bool = False) -> list[str]:
+    """Keras 3 targets whose backend framework is installed here (and tf-keras if asked)."""
+    found = [
         name
-        for name in TARGET_NAMES
+        for name in KERAS3_TARGETS
         if distribution_version(*BACKEND_DISTRIBUTIONS[name.removeprefix("keras3-")])
     ]
+    if keras2:
+        from harness.targets.tf_keras import keras2_distribution
+
+        if keras2_distribution() is not None:
+            found.append("tf-keras")
+    return found
 
 
 def _comma_list(raw: str | None, *, option: str, allowed: Sequence[str]) -> list[str] | None:
@@ -88,15 +95,22 @@ def _comma_list(raw: str | None, *, option: str, allowed: Sequence[str]) -> list
 
 def resolve_targets(raw: str | None) -> list[str]:
     targets = _comma_list(raw, option="--targets", allowed=TARGET_NAMES)
-    installed = installed_targets()
+    installed = installed_targets(keras2=True)
+    if raw is not None and "all" in [s.strip() for s in raw.split(",")]:
+        return installed  # every target whose framework is installed here
+    if not installed:
+        raise HarnessUsageError(
+            "No Keras 3 backend is installed. Install one, e.g. `pip install rnn-harness` "
+            "(TensorFlow) or `pip install 'rnn-harness[jax]'`"
+        )
     if targets is None:
-        if not installed:
-            raise HarnessUsageError(
-                "No Keras 3 backend is installed. Install one, e.g. `pip install rnn-harness` "
-                "(TensorFlow) or `pip install 'rnn-harness[jax]'`"
-            )
-        return installed
+        targets = [t for t in installed if t in KERAS3_TARGETS]
     for name in targets:
+        if name == "tf-keras" and name not in installed:
+            raise HarnessUsageError(
+                "Target tf-keras needs the 'tf-keras' package (the Keras 2 API). Install the "
+                "release matching TensorFlow, e.g. `pip install 'tf-keras==2.21.*'`"
+            )
         if name not in installed:
             backend = name.removeprefix("keras3-")
             extra = "" if backend == "tensorflow" else f"[{backend}]"
@@ -196,24 +210,23 @@ def run_target(
         "-p",
         "no:cacheprovider",
         "-q",
-        "--target",
-        target,
-        "--rnn-layers",
-        ",".join(layers),
-        "--rnn-known-failures",
-        known_failures,
-        "--rnn-results",
-        str(results),
-        "--rnn-progress",
-        str(progress_file),
-        "--hypothesis-profile",
-        profile,
-        "--hypothesis-seed",
-        str(seed),
+        # One token per option: pytest takes a separate token that names an existing
+        # path for a test path, and an ini file near it would then pick the rootdir.
+        f"--target={target}",
+        f"--rnn-layers={','.join(layers)}",
+        f"--rnn-known-failures={known_failures}",
+        f"--rnn-results={results}",
+        f"--rnn-progress={progress_file}",
+        f"--hypothesis-profile={profile}",
+        f"--hypothesis-seed={seed}",
     ]
     if workers not in ("", "0", "1"):
         command += ["-n", workers]
-    env = dict(os.environ, KERAS_BACKEND=target.removeprefix("keras3-"))
+    env = dict(os.environ)
+    if target.startswith("keras3-"):
+        env["KERAS_BACKEND"] = target.removeprefix("keras3-")
+    else:
+        env["TF_USE_LEGACY_KERAS"] = "1"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     total = len(properties) * len(layers)
     progress = TargetProgress(target, total, progress_file)
@@ -388,6 +401,55 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_FAILED if comparison.regressed else EXIT_OK
 
 
+def cmd_matrix(args: argparse.Namespace) -> int:
+    from harness import matrix
+
+    spec = matrix.load_matrix_spec(args.spec)
+    _, _ = resolve_known_failures(args.known_failures)  # validate before any install
+    known = args.known_failures or (
+        KNOWN_FAILURES_FILE if Path(KNOWN_FAILURES_FILE).is_file() else None
+    )
+    out_dir = Path(args.out)
+    out.print(
+        f"rnn-harness matrix: {len(spec.entries)} environments, profile {spec.profile}, "
+        f"jobs {args.jobs}, cache {args.cache}"
+    )
+
+    def done(result) -> None:
+        summary = result.report["summary"] if result.report else {}
+        counts = ", ".join(f"{v} {k}" for k, v in summary.items() if v)
+        out.print(
+            f"  {result.entry.name}: {result.status}"
+            + (f" ({counts})" if counts else "")
+            + (f" — {result.message}" if result.message else "")
+        )
+
+    results = matrix.run_matrix(
+        spec,
+        work=Path(args.cache),
+        known_failures=str(Path(known).resolve()) if known else None,
+        jobs=args.jobs,
+        on_done=done,
+    )
+    merged = matrix.merge_matrix(results, spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "matrix.json").write_text(json.dumps(merged, indent=2), encoding="utf-8")
+    (out_dir / "matrix.md").write_text(matrix.render_matrix_markdown(merged), encoding="utf-8")
+    (out_dir / "matrix.html").write_text(matrix.render_matrix_html(merged), encoding="utf-8")
+    for result in results:
+        if result.report is not None:
+            entry_out = out_dir / result.entry.name
+            entry_out.mkdir(exist_ok=True)
+            (entry_out / "report.json").write_text(
+                json.dumps(result.report, indent=2), encoding="utf-8"
+            )
+    out.print(
+        f"matrix: {out_dir / 'matrix.md'}, {out_dir / 'matrix.html'}, {out_dir / 'matrix.json'}"
+    )
+    failed = any(r.status in ("install_failed", "run_failed") for r in results)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
 def cmd_explain(args: argparse.Namespace) -> int:
     from harness.explain import explain
     from harness.report.model import load_report
@@ -441,6 +503,25 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--html", help="also write the comparison as HTML to this file")
     compare.set_defaults(func=cmd_compare)
 
+    matrix = sub.add_parser(
+        "matrix", help="run the harness in one cached environment per framework version"
+    )
+    matrix.add_argument("spec", help="matrix spec TOML (see matrix/upgrade.toml)")
+    matrix.add_argument(
+        "--out", default="reports/matrix", help="output directory (default: reports/matrix)"
+    )
+    matrix.add_argument(
+        "--cache",
+        default=".rnn-harness/matrix",
+        help="environments and cached reports (default: .rnn-harness/matrix)",
+    )
+    matrix.add_argument("--jobs", type=int, default=1, help="environments at once (default: 1)")
+    matrix.add_argument(
+        "--known-failures",
+        help=f"known-failures TOML (default: ./{KNOWN_FAILURES_FILE} if present)",
+    )
+    matrix.set_defaults(func=cmd_matrix)
+
     explain = sub.add_parser(
         "explain", help="answer the usual state questions from a run's report, in plain English"
     )
@@ -450,6 +531,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"report.json to answer from (default: {DEFAULT_OUT}/report.json)",
     )
     explain.set_defaults(func=cmd_explain)
+
+    add_check_model_parser(sub)
     return parser
 
 

@@ -128,6 +128,8 @@ def pytest_configure(config: pytest.Config) -> None:
     # Keras 3 reads the backend at import: fix it before any test module imports keras.
     if target.startswith("keras3-"):
         os.environ["KERAS_BACKEND"] = target.removeprefix("keras3-")
+    elif target == "tf-keras":
+        os.environ["TF_USE_LEGACY_KERAS"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # Loaded explicitly so that CI=true does not silently swap in Hypothesis's own profile.
     config._rnn_profile = _profile_name(config)
@@ -150,11 +152,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _installed_versions(target: str) -> dict[str, str]:
-    packages = ["keras", "tensorflow", "tensorflow-cpu", "jax", "torch", "hypothesis", "numpy"]
+    """Installed versions, read from package metadata (importing Keras here is too early)."""
+    packages = [
+        "keras",
+        "tf-keras",
+        "tensorflow",
+        "tensorflow-cpu",
+        "jax",
+        "torch",
+        "hypothesis",
+        "numpy",
+    ]
     found = {}
     for name in packages:
         with contextlib.suppress(metadata.PackageNotFoundError):
             found[name] = metadata.version(name)
+    found.setdefault("tensorflow", found.get("tensorflow-cpu", ""))
+    if target == "tf-keras" and "tf-keras" in found:
+        found["keras"] = found["tf-keras"]  # the Keras this target runs (else keras 2.x itself)
     return found
 
 
@@ -198,7 +213,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not config._rnn_known:
         return
     versions = _installed_versions(config._rnn_target)
-    versions.setdefault("tensorflow", versions.get("tensorflow-cpu", ""))
     for item in items:
         prop, layer = _property_id(item), _layer(item)
         if prop is None or layer is None:

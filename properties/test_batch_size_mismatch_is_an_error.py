@@ -2,8 +2,9 @@
 
 A stateful layer built for batch size B holds B states. Given a larger or
 smaller batch — directly, or as a short last batch inside ``predict`` — it must
-raise an error that names the batch sizes, and leave its states unchanged. A
-silent success is a failure of the property.
+raise an error that names both batch sizes (as a batch size or as the batch
+dimension of a shape), and leave its states unchanged. A silent success is a
+failure of the property.
 """
 
 import re
@@ -26,7 +27,8 @@ def check_refused(check, runner, x, *, expected: int, received: int, how: str, t
     except Exception as exc:  # the framework's own error type is not ours to prescribe
         message = str(exc)
         numbers = set(re.findall(r"\d+", message))
-        if "batch" not in message.lower() or not {str(expected), str(received)} <= numbers:
+        named = "batch" in message.lower() or "shape" in message.lower()
+        if not named or not {str(expected), str(received)} <= numbers:
             check.fail(
                 f"{how}: the error does not name the batch sizes (expected {expected}, "
                 f"received {received}): {type(exc).__name__}: {message[:300]}"

@@ -42,6 +42,9 @@ class WrappedRunner(Runner):
     def reset(self) -> None:
         self.inner.reset()
 
+    def model_reset(self) -> None:
+        self.inner.model_reset()
+
 
 class BrokenTarget(Target):
     """A real target whose runners are wrapped by ``runner_cls``."""
@@ -108,9 +111,12 @@ class ResetClearsFirstStateOnly(WrappedRunner):
 
 
 class ResetDoesNothing(WrappedRunner):
-    """Reset is a no-op."""
+    """Reset is a no-op, through the layer and through the model."""
 
     def reset(self) -> None:
+        pass
+
+    def model_reset(self) -> None:
         pass
 
 

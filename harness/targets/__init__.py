@@ -11,7 +11,8 @@ from harness.errors import HarnessUsageError
 from harness.targets.base import Output, Runner, Target
 
 KERAS3_TARGETS = ("keras3-tensorflow", "keras3-jax", "keras3-torch")
-TARGET_NAMES = KERAS3_TARGETS
+KERAS2_TARGETS = ("tf-keras",)
+TARGET_NAMES = KERAS3_TARGETS + KERAS2_TARGETS
 DEFAULT_TARGET = "keras3-tensorflow"
 
 _cache: dict[str, Target] = {}
@@ -36,9 +37,14 @@ def get_target(name: str) -> Target:
     """The adapter for ``name``, built once per process."""
     validate_target_name(name)
     if name not in _cache:
-        from harness.targets.keras3 import Keras3Target
+        if name == "tf-keras":
+            from harness.targets.tf_keras import TfKerasTarget
 
-        _cache[name] = Keras3Target(name.removeprefix("keras3-"))
+            _cache[name] = TfKerasTarget()
+        else:
+            from harness.targets.keras3 import Keras3Target
+
+            _cache[name] = Keras3Target(name.removeprefix("keras3-"))
     return _cache[name]
 
 

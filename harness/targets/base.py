@@ -16,6 +16,11 @@ import numpy as np
 
 from harness.specs import LayerSpec
 
+
+class ApiMissing(AttributeError):
+    """An API that users relied on does not exist in this target: a finding, not a crash."""
+
+
 # Ways a batch can go through a model. Paths that return outputs, and paths that
 # only return a loss (with all-zero targets, so the loss is mean(output ** 2)).
 OUTPUT_PATHS = ("call", "predict", "predict_on_batch")
@@ -82,6 +87,13 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def reset(self) -> None:
         """Reset a stateful layer's states through the framework's own reset API."""
+
+    def model_reset(self) -> None:
+        """Reset through the model-level API (Keras 2: ``model.reset_states()``).
+
+        Raises ``ApiMissing`` where the framework has no such API.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no model-level reset")
 
     def save_weights(self, path: str) -> None:
         """Save the model's weights with the framework's own API (``.weights.h5``)."""
