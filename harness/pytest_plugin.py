@@ -15,7 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Verbosity, settings
+from hypothesis import HealthCheck, Phase, Verbosity, settings
 
 from harness.catalogue import PROPERTY_IDS
 from harness.check import PropertyCheck
@@ -256,6 +256,28 @@ def check(request: pytest.FixtureRequest, target) -> PropertyCheck:
     yield evidence
     # Cached models are keyed per test; dropping them keeps memory flat over a run.
     target.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """Re-confirm a reviewed known failure without shrinking it again.
+
+    Its counterexample was minimised when it was reviewed; shrinking a failure that
+    is already known costs minutes per test on slow backends and tells nothing new.
+    """
+    if getattr(item, "_rnn_known", None) is None:
+        return (yield)
+    current = settings()
+    name = f"{item.config._rnn_profile}-known-failure"
+    settings.register_profile(
+        name, parent=current, phases=[p for p in current.phases if p is not Phase.shrink]
+    )
+    settings.load_profile(name)
+    try:
+        return (yield)
+    finally:
+        settings.register_profile("_rnn_restore", parent=current)
+        settings.load_profile("_rnn_restore")
 
 
 @pytest.hookimpl(wrapper=True)
