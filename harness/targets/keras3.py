@@ -17,7 +17,7 @@ import numpy as np
 
 from harness.errors import HarnessUsageError
 from harness.specs import LayerSpec
-from harness.targets.base import PATHS, Output, Runner, Target
+from harness.targets.base import PATHS, ApiMissing, Output, Runner, Target
 
 BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 # Distribution names to try for each backend's version, in order.
@@ -70,22 +70,101 @@ def import_keras(backend: str):
 
 
 class Keras3Runner(Runner):
-    def __init__(self, keras, spec: LayerSpec, *, batch_size: int | None, stateful: bool):
+    """One recurrent layer, built for a fixed batch size when stateful.
+
+    The ``call`` path calls the layer itself. The functional ``keras.Model``
+    around it (needed by predict, evaluate, fit, saving and cloning) is built on
+    first use: on JAX its symbolic construction costs more than everything else
+    an example does. With ``compiled=True`` on JAX, ``call`` runs the layer
+    inside ``jax.jit`` under a ``keras.StatelessScope`` that maps every variable,
+    the layer's state variables included, and assigns the new states back:
+    the layer's own stateful logic runs, compiled once per input shape.
+    """
+
+    def __init__(
+        self,
+        keras,
+        spec: LayerSpec,
+        *,
+        batch_size: int | None,
+        stateful: bool,
+        compiled: bool = False,
+        stats: dict | None = None,
+    ):
         self.keras = keras
+        self.stats = stats if stats is not None else {}
         self.spec = spec
         self.batch_size = batch_size
         self.stateful = stateful
         layer_cls = getattr(keras.layers, spec.kind)
-        if batch_size is None:
-            inputs = keras.Input(shape=(None, spec.features))
-        else:
-            inputs = keras.Input(batch_shape=(batch_size, None, spec.features))
-        self.layer = layer_cls(stateful=stateful, **spec.layer_kwargs())
-        self.model = keras.Model(inputs, self.layer(inputs))
+        # Weights are always loaded before a run, so random initializers (on JAX an
+        # orthogonal initializer compiles a QR per shape) would only cost time.
+        initializers = (
+            dict.fromkeys(
+                ("kernel_initializer", "recurrent_initializer", "bias_initializer"), "zeros"
+            )
+            if compiled
+            else {}
+        )
+        self.layer = layer_cls(stateful=stateful, **spec.layer_kwargs(), **initializers)
+        self.layer.build((batch_size, None, spec.features))
+        self._model = None
         self._compiled = False
+        self._jit = {} if compiled and keras.backend.backend() == "jax" else None
+        self._functional = not compiled  # the obvious way: call the functional model
+
+    @property
+    def model(self):
+        """The functional model around the layer, built on first use."""
+        if self._model is None:
+            keras = self.keras
+            inputs = keras.Input(batch_shape=(self.batch_size, None, self.spec.features))
+            self._model = keras.Model(inputs, self.layer(inputs))
+        return self._model
+
+    def _call_layer(self, x: np.ndarray):
+        self.stats.setdefault("shapes", set()).add(x.shape)
+        if self._functional:
+            return self.model(x)
+        if self._jit is None:
+            return self.layer(x)
+        fn = self._jit.get(x.shape)
+        if fn is None:
+            self.stats["compiles"] = self.stats.get("compiles", 0) + 1
+            fn = self._jit[x.shape] = self._jax_function()
+        variables = self._jax_variables()
+        out, new_states = fn([v.value for v in variables], x)
+        for variable, value in zip(self._jax_states(), new_states, strict=True):
+            variable.assign(value)
+        return out
+
+    def _jax_states(self) -> list:
+        return list(self.layer.states) if self.stateful else []
+
+    def _jax_variables(self) -> list:
+        states = {id(v) for v in self._jax_states()}
+        tracked = [v for v in self.layer.variables if id(v) not in states]
+        return tracked + self._jax_states()
+
+    def _jax_function(self):
+        import jax
+
+        layer, keras = self.layer, self.keras
+        variables, states = self._jax_variables(), self._jax_states()
+
+        def run(values, x):
+            with keras.StatelessScope(
+                state_mapping=list(zip(variables, values, strict=True))
+            ) as scope:
+                out = layer(x)
+                new_states = [scope.get_current_value(v) for v in states]
+            return out, new_states
+
+        return jax.jit(run)
 
     def _numpy(self, value) -> np.ndarray:
-        return np.asarray(self.keras.ops.convert_to_numpy(value))
+        ops = getattr(self.keras, "ops", None)  # Keras 2 (tf-keras) has no keras.ops
+        return np.asarray(ops.convert_to_numpy(value) if ops is not None else value)
 
     def _split(self, result) -> Output:
         if self.spec.return_state:
@@ -116,7 +195,7 @@ class Keras3Runner(Runner):
             states = [np.asarray(s, dtype=np.float32) for s in initial_state]
             return self._split(self.layer(x, initial_state=states))
         if path == "call":
-            return self._split(self.model(x))
+            return self._split(self._call_layer(x))
         batch_size = batch_size or self.batch_size or len(x)
         if path == "predict":
             return self._split(self.model.predict(x, batch_size=batch_size, verbose=0))
@@ -168,7 +247,18 @@ class Keras3Runner(Runner):
             variable.assign(np.asarray(value, dtype=np.float32))
 
     def reset(self) -> None:
-        self.layer.reset_state()
+        # Keras 3: layer.reset_state(); Keras 2 (tf-keras): layer.reset_states().
+        reset = getattr(self.layer, "reset_state", None) or self.layer.reset_states
+        reset()
+
+    def model_reset(self) -> None:
+        reset = getattr(self.model, "reset_states", None)
+        if reset is None:
+            raise ApiMissing(
+                f"keras.Model has no reset_states() in keras {self.keras.__version__}; "
+                "reset each stateful layer with layer.reset_state() instead"
+            )
+        reset()
 
     def save_weights(self, path: str) -> None:
         self.model.save_weights(path)
@@ -180,31 +270,46 @@ class Keras3Runner(Runner):
         twin = Keras3Runner.__new__(Keras3Runner)
         twin.keras, twin.spec = self.keras, self.spec
         twin.batch_size, twin.stateful = self.batch_size, self.stateful
-        twin.model = self.keras.models.clone_model(self.model)
-        twin.layer = twin.model.layers[-1]
-        twin.model.set_weights(self.model.get_weights())
+        twin._model = self.keras.models.clone_model(self.model)
+        twin.layer = twin._model.layers[-1]
+        twin._model.set_weights(self.model.get_weights())
         twin._compiled = False
+        twin._jit = None if self._jit is None else {}
+        twin._functional = self._functional
+        twin.stats = self.stats
         return twin
 
 
 class Keras3Target(Target):
     """``keras3-<backend>``: Keras 3 on TensorFlow, JAX or PyTorch."""
 
-    def __init__(self, backend: str):
+    def __init__(self, backend: str, *, compiled: bool = True, cache: bool = True):
         self.backend = backend
         self.name = f"keras3-{backend}"
         self.keras = import_keras(backend)
+        self.compiled = compiled  # JAX: jit-compile the call path (see Keras3Runner)
+        self.cache = cache  # reuse built runners per (spec, batch size, statefulness)
         self._runners: dict[tuple, Keras3Runner] = {}
+        # Counters for benchmarks/: models built, jit compiles, distinct input shapes.
+        self.stats: dict = {"models": 0, "compiles": 0, "shapes": set()}
 
     def runner(self, spec: LayerSpec, *, batch_size: int | None, stateful: bool) -> Runner:
         if stateful and batch_size is None:
             raise HarnessUsageError("A stateful runner needs a fixed batch_size. Received: None")
         key = (spec, batch_size, stateful)
-        runner = self._runners.get(key)
+        runner = self._runners.get(key) if self.cache else None
         if runner is None:
-            runner = self._runners[key] = Keras3Runner(
-                self.keras, spec, batch_size=batch_size, stateful=stateful
+            self.stats["models"] += 1
+            runner = Keras3Runner(
+                self.keras,
+                spec,
+                batch_size=batch_size,
+                stateful=stateful,
+                compiled=self.compiled,
+                stats=self.stats,
             )
+            if self.cache:
+                self._runners[key] = runner
         elif stateful:
             # Zeroed by assignment, not through reset_state(): the reset API is under test,
             # and a broken reset must not leak state from one example into the next.
