@@ -162,6 +162,12 @@ class Keras3Runner(Runner):
 
         return jax.jit(run)
 
+    def _tensor(self, value: np.ndarray):
+        ops = getattr(self.keras, "ops", None)
+        return (
+            ops.convert_to_tensor(value) if ops is not None else self.keras.backend.constant(value)
+        )
+
     def _numpy(self, value) -> np.ndarray:
         ops = getattr(self.keras, "ops", None)  # Keras 2 (tf-keras) has no keras.ops
         return np.asarray(ops.convert_to_numpy(value) if ops is not None else value)
@@ -192,7 +198,8 @@ class Keras3Runner(Runner):
                 raise HarnessUsageError(
                     f"initial_state is only supported on path 'call'. Received: {path!r}"
                 )
-            states = [np.asarray(s, dtype=np.float32) for s in initial_state]
+            # Keras 2 insists on tensors for initial_state in an eager call.
+            states = [self._tensor(np.asarray(s, dtype=np.float32)) for s in initial_state]
             return self._split(self.layer(x, initial_state=states))
         if path == "call":
             return self._split(self._call_layer(x))
