@@ -21,13 +21,13 @@ from rich.table import Table
 from harness.catalogue import PROPERTY_IDS
 from harness.errors import HarnessUsageError
 from harness.known_failures import KnownFailure, load_known_failures
+from harness.pytest_plugin import PROFILES
 from harness.specs import LAYER_KINDS
 from harness.streaming import add_check_model_parser
 from harness.targets import KERAS3_TARGETS, TARGET_NAMES
 from harness.targets.keras3 import BACKEND_DISTRIBUTIONS, distribution_version
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-PROFILES = ("ci", "dev", "thorough")
 DEFAULT_OUT = "reports/latest"
 KNOWN_FAILURES_FILE = "known_failures.toml"
 STATUS_STYLE = {

@@ -37,6 +37,7 @@ from typing import Any
 from harness.catalogue import PROPERTY_IDS
 from harness.errors import HarnessUsageError
 from harness.known_failures import tomllib
+from harness.pytest_plugin import PROFILES
 from harness.specs import LAYER_KINDS
 from harness.targets import TARGET_NAMES
 
@@ -101,8 +102,10 @@ def parse_matrix_spec(text: str, *, source: str = "spec") -> MatrixSpec:
             f"{source}: unknown keys {', '.join(sorted(extra))}; allowed: {', '.join(sorted(allowed_top))}"
         )
     profile = data.get("profile", "ci")
-    if profile not in ("ci", "dev", "thorough"):
-        raise HarnessUsageError(f"{source}: profile={profile!r}; expected ci, dev or thorough")
+    if profile not in PROFILES:
+        raise HarnessUsageError(
+            f"{source}: profile={profile!r}; expected one of {', '.join(PROFILES)}"
+        )
     properties = _string_list(
         data.get("properties", []), where=source, key="properties", allowed=PROPERTY_IDS
     )

@@ -54,7 +54,19 @@ settings.register_profile(
     suppress_health_check=_SUPPRESSED,
     verbosity=Verbosity.normal,
 )
-PROFILES = ("ci", "dev", "thorough")
+# For surveys of many environments (rnn-harness matrix), where statuses matter more than
+# minimal counterexamples: shrinking a failure can take minutes per test on slow targets.
+settings.register_profile(
+    "survey",
+    max_examples=10,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=_SUPPRESSED,
+)
+PROFILES = ("ci", "dev", "thorough", "survey")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
