@@ -323,8 +323,17 @@ class Keras3Target(Target):
             runner.set_states([np.zeros(v.shape, np.float32) for v in runner.layer.states])
         return runner
 
+    def model_runner(self, spec, *, batch_size: int | None, stateful: bool):
+        """A runner for a whole model described by a ``harness.models.ModelSpec``."""
+        from harness.targets import keras3_models
+
+        return keras3_models.model_runner(self, spec, batch_size=batch_size, stateful=stateful)
+
     def clear(self) -> None:
+        from harness.targets import keras3_models
+
         self._runners.clear()
+        keras3_models.clear_model_cache()
         self.keras.backend.clear_session()
 
     def versions(self) -> dict[str, str]:

@@ -61,7 +61,3 @@ class TfKerasTarget(Keras3Target):
             "tf-keras": distribution_version("tf-keras", "tf_keras") or "(tensorflow's keras 2)",
             "tensorflow": distribution_version("tensorflow", "tensorflow-cpu") or "unknown",
         }
-
-    def clear(self) -> None:
-        self._runners.clear()
-        self.keras.backend.clear_session()
