@@ -34,6 +34,7 @@ from harness.strategies import (
     MAX_WEIGHT_SCALE,
     MIN_RECURRENT_GAIN,
     MIN_WEIGHT_SCALE,
+    ChunkedExample,
     chunk_splits,
     layer_specs,
     weights,
@@ -675,7 +676,7 @@ def model_inputs(
 
 
 @dataclass
-class ModelCase:
+class ModelCase(ChunkedExample):
     """One drawn example for a model: spec, weights, a batch of sequences and its chunking."""
 
     spec: ModelSpec
@@ -683,18 +684,6 @@ class ModelCase:
     splits: tuple[int, ...]
     x: np.ndarray
     weights: list[np.ndarray]
-
-    @property
-    def timesteps(self) -> int:
-        return int(sum(self.splits))
-
-    def boundaries(self) -> list[int]:
-        """Timestep indices where a new chunk starts (excluding 0)."""
-        return list(np.cumsum(self.splits)[:-1].tolist())
-
-    def chunks(self, x: np.ndarray | None = None) -> list[np.ndarray]:
-        """``x`` (default: the case's) cut into consecutive chunks along time."""
-        return np.split(self.x if x is None else x, self.boundaries(), axis=1)
 
     def to_dict(self) -> dict[str, Any]:
         return {

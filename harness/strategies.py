@@ -185,15 +185,11 @@ def _layer_states(draw: st.DrawFn, spec: LayerSpec, batch_size: int) -> list[np.
     return [_uniform(seed + i, magnitude, (batch_size, spec.units)) for i in range(spec.n_states)]
 
 
-@dataclass
-class Case:
-    """One drawn example: a layer, its weights, a batch of sequences and its chunking."""
+class ChunkedExample:
+    """A drawn batch of sequences ``x`` and the lengths ``splits`` it is cut into along time."""
 
-    spec: LayerSpec
-    batch_size: int
     splits: tuple[int, ...]
     x: np.ndarray
-    weights: list[np.ndarray]
 
     @property
     def timesteps(self) -> int:
@@ -203,9 +199,20 @@ class Case:
         """Timestep indices where a new chunk starts (excluding 0)."""
         return list(np.cumsum(self.splits)[:-1].tolist())
 
-    def chunks(self) -> list[np.ndarray]:
-        """``x`` cut into consecutive chunks along time, following ``splits``."""
-        return np.split(self.x, self.boundaries(), axis=1)
+    def chunks(self, x: np.ndarray | None = None) -> list[np.ndarray]:
+        """``x`` (default: the example's) cut into consecutive chunks following ``splits``."""
+        return np.split(self.x if x is None else x, self.boundaries(), axis=1)
+
+
+@dataclass
+class Case(ChunkedExample):
+    """One drawn example: a layer, its weights, a batch of sequences and its chunking."""
+
+    spec: LayerSpec
+    batch_size: int
+    splits: tuple[int, ...]
+    x: np.ndarray
+    weights: list[np.ndarray]
 
     def to_dict(self) -> dict:
         return {
