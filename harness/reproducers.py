@@ -266,6 +266,204 @@ for k, step in enumerate(EXAMPLE["program"]):
 }
 
 
+REFUSAL = '''
+import re
+
+
+def refused(how, action, layer, expected, received):
+    """The action must raise an error naming both batch sizes and leave the states alone."""
+    before = states(layer)
+    try:
+        action()
+    except Exception as exc:
+        message = str(exc)
+        numbers = set(re.findall(r"\\d+", message))
+        named = "batch" in message.lower() or "shape" in message.lower()
+        if not named or not {str(expected), str(received)} <= numbers:
+            mismatches.append(how)
+            print(f"MISMATCH {how}: the error does not name the batch sizes: {message[:300]}")
+        else:
+            print(f"ok       {how} raised {type(exc).__name__}")
+    else:
+        mismatches.append(how)
+        print(f"MISMATCH {how}: batch size {expected} accepted {received} samples silently")
+    for i, (got, want) in enumerate(zip(states(layer), before)):
+        compare(f"state {i} after the refused {how}", got, want)
+'''
+
+MORE_BODIES = {
+    "sample_i_continues_sample_i:test_permuted_rows_give_permuted_outputs_and_states": """
+perm = np.asarray(EXAMPLE["permutation"])
+model, layer = build(SPEC, CASE["batch_size"], stateful=True)
+outputs = np.concatenate([run(model, c)[0] for c in chunks(X)], axis=1)
+final = states(layer)
+for v in layer.states:
+    v.assign(np.zeros(v.shape, "float32"))
+permuted = np.concatenate([run(model, c[perm])[0] for c in chunks(X)], axis=1)
+compare("outputs of permuted rows vs permuted outputs", permuted, outputs[perm])
+for i, (got, want) in enumerate(zip(states(layer), final)):
+    compare(f"state {i} of permuted rows vs permuted state", got, want[perm])
+""",
+    "sample_i_continues_sample_i:test_a_row_continues_only_its_own_history": """
+row, first = EXAMPLE["row"], SPLITS[0]
+others = np.asarray(EXAMPLE["others"], np.float32)
+model, layer = build(SPEC, CASE["batch_size"], stateful=True)
+outputs = np.concatenate([run(model, c)[0] for c in chunks(X)], axis=1)
+final = states(layer)
+altered = X.copy()
+mask = np.arange(len(X)) != row
+altered[mask, :first] = others[mask]
+for v in layer.states:
+    v.assign(np.zeros(v.shape, "float32"))
+altered_out = np.concatenate([run(model, c)[0] for c in chunks(altered)], axis=1)
+compare("the row's outputs after the first chunk", altered_out[row, first:], outputs[row, first:])
+for i, (got, want) in enumerate(zip(states(layer), final)):
+    compare(f"the row's final state {i}", got[row], want[row])
+""",
+    "samples_independent_within_batch": """
+model, layer = build(SPEC, None, stateful=False)
+full, full_states = run(model, X)
+for label, index in (
+    (f"sample {EXAMPLE['alone']} alone", [EXAMPLE["alone"]]),
+    (f"rows {EXAMPLE['rows']}", list(EXAMPLE["rows"])),
+    (f"the batch permuted as {EXAMPLE['permutation']}", list(EXAMPLE["permutation"])),
+):
+    got, got_states = run(model, X[index])
+    compare(f"outputs of {label} vs the full batch", got, full[index])
+    for i, (state, want) in enumerate(zip(got_states or [], full_states or [])):
+        compare(f"returned state {i} of {label} vs the full batch", state, want[index])
+""",
+    "initial_state_equals_carried_state": """
+k = EXAMPLE["k"]
+model, layer = build(SPEC, CASE["batch_size"], stateful=True)
+_, free = build(SPEC, None, stateful=False)
+parts = chunks(X)
+returned = None
+for c in parts[:k]:
+    returned = run(model, c)[1]
+carried = [run(model, c) for c in parts[k:]]
+out = free(
+    np.concatenate(parts[k:], axis=1),
+    initial_state=[keras.ops.convert_to_tensor(s) for s in returned],
+)
+handed = [keras.ops.convert_to_numpy(o) for o in out]
+compare(
+    "stateless outputs from the returned state vs the stateful continuation",
+    handed[0],
+    np.concatenate([c[0] for c in carried], axis=1),
+)
+for i, (got, want) in enumerate(zip(handed[1:], carried[-1][1])):
+    compare(f"final state {i} vs the stateful continuation", got, want)
+""",
+    "batch_size_mismatch_is_an_error:test_another_batch_size_is_refused": REFUSAL
+    + """
+wrong = np.asarray(EXAMPLE["wrong_batch"], np.float32)
+model, layer = build(SPEC, CASE["batch_size"], stateful=True)
+for variable, value in zip(layer.states, EXAMPLE["states"]):
+    variable.assign(np.asarray(value, np.float32))
+refused("direct call", lambda: model(wrong), layer, CASE["batch_size"], len(wrong))
+""",
+    "batch_size_mismatch_is_an_error:test_short_last_batch_in_predict_is_refused": REFUSAL
+    + """
+x = np.asarray(EXAMPLE["predict_x"], np.float32)
+b = CASE["batch_size"]
+model, layer = build(SPEC, b, stateful=True)
+refused(
+    f"predict over {len(x)} samples",
+    lambda: model.predict(x, batch_size=b, verbose=0),
+    layer,
+    b,
+    len(x) % b,
+)
+""",
+    "model_reset_states": """
+model, layer = build(SPEC, CASE["batch_size"], stateful=True)
+run(model, X)
+if not hasattr(model, "reset_states"):
+    mismatches.append("model.reset_states")
+    print(f"MISMATCH keras.Model has no reset_states() in keras {keras.__version__}")
+else:
+    model.reset_states()
+    for i, state in enumerate(states(layer)):
+        compare(f"state {i} after model.reset_states()", state, np.zeros_like(state))
+""",
+    "paths_agree:test_state_evolves_the_same_through_every_path": """
+{reference_source}
+
+spec = LayerSpec(**SPEC)
+b = CASE["batch_size"]
+model, layer = build(SPEC, b, stateful=True)
+model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")
+carried = None
+for k, (chunk, path) in enumerate(zip(chunks(X), EXAMPLE["paths"])):
+    ref = run_reference(spec, WEIGHTS, chunk, initial_state=carried)
+    carried = ref.states
+    head = ref.output(spec)
+    expected_loss = float(np.mean(head**2))
+    y = np.zeros_like(head, dtype=np.float32)
+    if SPEC["return_state"]:
+        expected_loss += sum(float(np.mean(s**2)) for s in ref.states)
+        y = [y] + [np.zeros_like(s, dtype=np.float32) for s in ref.states]
+    where = f"chunk {k} via {path}"
+    out = loss = None
+    if path == "call":
+        out = run(model, chunk)[0]
+    elif path == "predict":
+        out = model.predict(chunk, batch_size=b, verbose=0)
+    elif path == "predict_on_batch":
+        out = model.predict_on_batch(chunk)
+    elif path == "evaluate":
+        loss = model.evaluate(chunk, y, batch_size=b, verbose=0, return_dict=True)["loss"]
+    elif path == "test_on_batch":
+        loss = model.test_on_batch(chunk, y, return_dict=True)["loss"]
+    elif path == "fit":
+        history = model.fit(chunk, y, batch_size=b, epochs=1, shuffle=False, verbose=0)
+        loss = history.history["loss"][-1]
+    else:
+        loss = model.train_on_batch(chunk, y, return_dict=True)["loss"]
+    if out is not None:
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        compare(f"outputs after {where}", keras.ops.convert_to_numpy(out), head)
+    if loss is not None:
+        compare(f"loss reported by {where}", np.float64(loss), np.float64(expected_loss))
+    for i, (got, want) in enumerate(zip(states(layer), ref.states)):
+        compare(f"stored state {i} after {where}", got, want)
+""",
+    "paths_agree:test_one_predict_carries_state_from_batch_to_batch": """
+{reference_source}
+
+x = np.asarray(EXAMPLE["x_predict"], np.float32)
+n, b, t = EXAMPLE["batches"], CASE["batch_size"], X.shape[1]
+model, layer = build(SPEC, b, stateful=True)
+got = model.predict(x, batch_size=b, verbose=0)
+got = got[0] if isinstance(got, (list, tuple)) else got
+sequence = np.concatenate([x[k * b : (k + 1) * b] for k in range(n)], axis=1)
+ref = run_reference(LayerSpec(**SPEC), WEIGHTS, sequence).sequence
+expected = np.concatenate([ref[:, k * t : (k + 1) * t] for k in range(n)], axis=0)
+compare(f"one predict over {n} batches of {b}: row i continues row i", got, expected)
+""",
+    "paths_agree:test_stateless_fit_starts_every_sample_from_zero": """
+{reference_source}
+
+spec = LayerSpec(**SPEC)
+model, layer = build(SPEC, None, stateful=False)
+model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0), loss="mse")
+head = run_reference(spec, WEIGHTS, X).output(spec)
+history = model.fit(
+    X, np.zeros_like(head, dtype=np.float32), batch_size=EXAMPLE["fit_batch_size"],
+    epochs=1, shuffle=False, verbose=0,
+)
+compare(
+    "stateless fit loss vs every sample from zeros",
+    np.float64(history.history["loss"][-1]),
+    np.float64(np.mean(head**2)),
+)
+""",
+}
+
+BODIES.update(MORE_BODIES)
+
+
 def _reference_source() -> str:
     """The reference module's code, made standalone (a minimal LayerSpec stands in)."""
     spec_stub = textwrap.dedent(
@@ -284,9 +482,14 @@ def _reference_source() -> str:
     return "from dataclasses import dataclass\n" + spec_stub + "\n" + body
 
 
-def supports(property_id: str) -> bool:
-    """Whether a reproducer can be generated for ``property_id``."""
-    return property_id in BODIES
+def body_for(property_id: str, test: str | None = None) -> str | None:
+    """The reproducer body for one property test: by ``property:test``, else by property."""
+    return BODIES.get(f"{property_id}:{test}") or BODIES.get(property_id)
+
+
+def supports(property_id: str, test: str | None = None) -> bool:
+    """Whether a reproducer can be generated for ``property_id`` (and ``test``)."""
+    return body_for(property_id, test) is not None
 
 
 def render_reproducer(row: dict[str, Any], target: dict[str, Any], filename: str) -> str:
@@ -300,7 +503,7 @@ def render_reproducer(row: dict[str, Any], target: dict[str, Any], filename: str
     """
     tol = row.get("tolerance") or {"rtol": 1e-5, "atol": 1e-6}
     name = target.get("name", row["target"])
-    body = BODIES[row["property"]]
+    body = body_for(row["property"], row.get("test"))
     if "{reference_source}" in body:
         body = body.replace("{reference_source}", _reference_source())
     prelude = PRELUDE.format(
@@ -329,7 +532,7 @@ def write_reproducers(report: dict[str, Any], out_dir: str | Path) -> int:
     for row in report.get("results", []):
         if row.get("status") not in ("failed", "known_failure") or not row.get("counterexample"):
             continue
-        if not supports(row["property"]):
+        if not supports(row["property"], row.get("test")):
             continue
         filename = f"reproduce_{row['property']}_{row['layer']}_{row['target']}.py"
         path = out_dir / "reproducers" / filename
