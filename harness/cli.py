@@ -21,6 +21,7 @@ from rich.table import Table
 from harness.catalogue import PROPERTY_IDS
 from harness.errors import HarnessUsageError
 from harness.known_failures import KnownFailure, load_known_failures
+from harness.precision import DEFAULT_PRECISION, PRECISIONS
 from harness.pytest_plugin import PROFILES
 from harness.specs import LAYER_KINDS
 from harness.streaming import add_check_model_parser
@@ -193,6 +194,7 @@ def run_target(
     known_failures: str,
     workers: str,
     work: Path,
+    precision: str = "strict",
 ) -> dict:
     """Run the properties for one target in its own process; return its results payload."""
     results = work / f"{target}.results.json"
@@ -219,6 +221,7 @@ def run_target(
         f"--rnn-progress={progress_file}",
         f"--hypothesis-profile={profile}",
         f"--hypothesis-seed={seed}",
+        f"--rnn-precision={precision}",
     ]
     if workers not in ("", "0", "1"):
         command += ["-n", workers]
@@ -248,7 +251,10 @@ def run_target(
     if results.exists():
         payload = json.loads(results.read_text(encoding="utf-8"))
     else:
-        payload = {"target": {"name": target, "versions": {}, "device": "unknown"}, "results": []}
+        payload = {
+            "target": {"name": target, "versions": {}, "device": "unknown", "precision": precision},
+            "results": [],
+        }
     if process.returncode not in (0, 1) or not payload["results"]:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
         message = (
@@ -351,7 +357,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     work.mkdir(parents=True, exist_ok=True)
     out.print(
         f"rnn-harness run: targets={','.join(targets)} profile={args.profile} seed={args.seed} "
-        f"properties={len(properties)} layers={','.join(layers)}"
+        f"precision={args.precision} properties={len(properties)} layers={','.join(layers)}"
         + (f" known-failures={known_path}" if known_path else "")
     )
     payloads = []
@@ -366,6 +372,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 known_failures=known_path,
                 workers=str(args.workers),
                 work=work,
+                precision=args.precision,
             )
         )
     report = merge_payloads(payloads, profile=args.profile, seed=args.seed)
@@ -490,6 +497,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"reviewed known-failures TOML (default: ./{KNOWN_FAILURES_FILE} if present)",
     )
     run.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default: 0)")
+    run.add_argument(
+        "--precision",
+        default=DEFAULT_PRECISION,
+        choices=PRECISIONS,
+        help="float32 precision on GPUs: strict turns TF32 off and keeps tolerances close to "
+        "the CPU's; native keeps the framework's defaults, with measured tolerances "
+        "(default: strict; the same on a CPU)",
+    )
     run.add_argument(
         "-n",
         "--workers",

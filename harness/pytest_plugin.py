@@ -21,6 +21,7 @@ from harness.catalogue import PROPERTY_IDS
 from harness.check import PropertyCheck
 from harness.errors import HarnessUsageError
 from harness.known_failures import find_known_failure, load_known_failures
+from harness.precision import PRECISION_ENV, precision_from_env, validate_precision
 from harness.specs import LAYER_KINDS
 from harness.targets import default_target_name, get_target, validate_target_name
 
@@ -77,6 +78,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="rnn_target",
         default=None,
         help="framework target to test (default: keras3-$KERAS_BACKEND, else keras3-tensorflow)",
+    )
+    group.addoption(
+        "--rnn-precision",
+        dest="rnn_precision",
+        default=None,
+        help="float32 precision on GPUs: strict (TF32 off, tolerances close to the CPU's) or "
+        f"native (framework defaults, measured tolerances); default: ${PRECISION_ENV}, else strict",
     )
     group.addoption(
         "--rnn-layers",
@@ -137,6 +145,14 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config._rnn_target = target
     config._rnn_layers = _layers(config)
+    try:
+        precision = config.getoption("rnn_precision")
+        if precision is not None:
+            # Through the environment: targets read it, and so do xdist workers.
+            os.environ[PRECISION_ENV] = validate_precision(precision, source="--rnn-precision")
+        config._rnn_precision = precision_from_env()
+    except HarnessUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
     # Keras 3 reads the backend at import: fix it before any test module imports keras.
     if target.startswith("keras3-"):
         os.environ["KERAS_BACKEND"] = target.removeprefix("keras3-")
@@ -196,12 +212,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         seed_text = "random (replay a failure with its printed @reproduce_failure blob)"
     versions = ", ".join(f"{k} {v}" for k, v in _installed_versions(config._rnn_target).items())
     return [
-        f"rnn-harness: target={config._rnn_target} layers={','.join(config._rnn_layers)}",
+        f"rnn-harness: target={config._rnn_target} layers={','.join(config._rnn_layers)} "
+        f"precision={config._rnn_precision}",
         f"rnn-harness: versions: {versions}",
         f"rnn-harness: hypothesis profile={config._rnn_profile} "
         f"(max_examples={profile.max_examples}), seed={seed_text}",
         f"rnn-harness: replay with: pytest --target {config._rnn_target} "
-        f"--hypothesis-profile {config._rnn_profile}"
+        f"--rnn-precision {config._rnn_precision} --hypothesis-profile {config._rnn_profile}"
         + (f" --hypothesis-seed {seed}" if seed is not None else ""),
     ]
 
@@ -276,20 +293,22 @@ def pytest_runtest_call(item: pytest.Item):
 
     Its counterexample was minimised when it was reviewed; shrinking a failure that
     is already known costs minutes per test on slow backends and tells nothing new.
+    Hypothesis reads a test's settings from the wrapped function when it is called
+    (the profile was fixed when the module was imported), so they are swapped there.
     """
-    if getattr(item, "_rnn_known", None) is None:
+    test = getattr(item, "obj", None)
+    current = getattr(test, "_hypothesis_internal_use_settings", None)
+    if getattr(item, "_rnn_known", None) is None or current is None:
         return (yield)
-    current = settings()
-    name = f"{item.config._rnn_profile}-known-failure"
-    settings.register_profile(
-        name, parent=current, phases=[p for p in current.phases if p is not Phase.shrink]
+    test._hypothesis_internal_use_settings = settings(
+        parent=current,
+        phases=[p for p in current.phases if p is not Phase.shrink],
+        report_multiple_bugs=False,
     )
-    settings.load_profile(name)
     try:
         return (yield)
     finally:
-        settings.register_profile("_rnn_restore", parent=current)
-        settings.load_profile("_rnn_restore")
+        test._hypothesis_internal_use_settings = current
 
 
 @pytest.hookimpl(wrapper=True)
@@ -383,7 +402,12 @@ class ResultCollector:
         path = config.getoption("rnn_results", default=None)
         if not path or hasattr(config, "workerinput"):
             return
-        target_info = {"name": config._rnn_target, "versions": {}, "device": "cpu"}
+        target_info = {
+            "name": config._rnn_target,
+            "versions": {},
+            "device": "cpu",
+            "precision": config._rnn_precision,
+        }
         try:
             target_info = get_target(config._rnn_target).info()
         except HarnessUsageError as exc:

@@ -18,6 +18,9 @@ LAYER_KINDS = ("LSTM", "GRU", "SimpleRNN")
 # hard_sigmoid is left out on purpose: Keras 2 and Keras 3 define it differently.
 ACTIVATIONS = ("tanh", "sigmoid", "relu")
 RECURRENT_ACTIVATIONS = ("sigmoid",)
+# Keras 3's `use_cudnn` for LSTM and GRU: "auto" (cuDNN where feasible, else the generic
+# loop), True (cuDNN or an error), False (always the generic loop).
+USE_CUDNN_VALUES = ("auto", True, False)
 # Number of gate blocks in the kernel, per kind: LSTM i,f,c,o; GRU z,r,h.
 GATES = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}
 
@@ -36,6 +39,8 @@ class LayerSpec:
         use_bias: whether the layer has a bias.
         activation: the cell activation.
         recurrent_activation: the gate activation (LSTM and GRU only).
+        use_cudnn: LSTM and GRU only; Keras 3's kernel choice, ``"auto"`` (its default,
+            left out of the layer's arguments), ``True`` or ``False``.
 
     Example:
         >>> LayerSpec("GRU", units=3, features=2, reset_after=False).n_states
@@ -51,6 +56,7 @@ class LayerSpec:
     use_bias: bool = True
     activation: str = "tanh"
     recurrent_activation: str = "sigmoid"
+    use_cudnn: bool | str = "auto"
 
     def __post_init__(self) -> None:
         check_argument(
@@ -67,6 +73,10 @@ class LayerSpec:
             self.recurrent_activation in RECURRENT_ACTIVATIONS,
             f"recurrent_activation={self.recurrent_activation!r} is not supported by the "
             f"reference; use one of {RECURRENT_ACTIVATIONS}",
+        )
+        check_argument(
+            isinstance(self.use_cudnn, bool) or self.use_cudnn == "auto",
+            f"use_cudnn={self.use_cudnn!r}; expected one of {USE_CUDNN_VALUES}",
         )
 
     @property
@@ -96,7 +106,24 @@ class LayerSpec:
             kwargs["recurrent_activation"] = self.recurrent_activation
         if self.kind == "GRU":
             kwargs["reset_after"] = self.reset_after
+        if self.use_cudnn != "auto":
+            kwargs["use_cudnn"] = self.use_cudnn
         return kwargs
+
+    @property
+    def cudnn_eligible(self) -> bool:
+        """Whether Keras may pick a cuDNN kernel for this layer (on a GPU backend that has one).
+
+        cuDNN implements only tanh cells with sigmoid gates and a bias, and for GRU
+        only the ``reset_after=True`` variant.
+        """
+        return (
+            self.kind in ("LSTM", "GRU")
+            and self.activation == "tanh"
+            and self.recurrent_activation == "sigmoid"
+            and self.use_bias
+            and (self.kind != "GRU" or self.reset_after)
+        )
 
     def canonical(self) -> LayerSpec:
         """The same layer with fields that do not apply to its kind set to their defaults.
@@ -109,6 +136,7 @@ class LayerSpec:
             changes["reset_after"] = True
         if self.kind == "SimpleRNN":
             changes["recurrent_activation"] = "sigmoid"
+            changes["use_cudnn"] = "auto"
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -94,8 +94,12 @@ def layer_specs(
     max_features: int = MAX_FEATURES,
     return_sequences: bool | None = None,
     return_state: bool | None = None,
+    cudnn_eligible: bool = False,
 ) -> st.SearchStrategy[LayerSpec]:
     """``LayerSpec`` values; ``None`` for a flag means draw it both ways.
+
+    ``cudnn_eligible=True`` draws only configurations a cuDNN kernel implements
+    (see ``LayerSpec.cudnn_eligible``), so that ``use_cudnn`` really picks a kernel.
 
     Example:
         >>> layer_specs(kinds=["GRU"]).example().kind
@@ -116,6 +120,10 @@ def layer_specs(
     def flag(value: bool | None) -> st.SearchStrategy[bool]:
         return st.booleans() if value is None else st.just(value)
 
+    if cudnn_eligible:
+        check_argument(
+            "SimpleRNN" not in kinds, "cudnn_eligible=True: SimpleRNN has no cuDNN kernel"
+        )
     return st.builds(
         LayerSpec,
         kind=st.sampled_from(list(kinds)),
@@ -123,9 +131,9 @@ def layer_specs(
         features=st.integers(min_features, max_features),
         return_sequences=flag(return_sequences),
         return_state=flag(return_state),
-        reset_after=st.booleans(),
-        use_bias=st.booleans(),
-        activation=st.sampled_from(ACTIVATIONS),
+        reset_after=st.just(True) if cudnn_eligible else st.booleans(),
+        use_bias=st.just(True) if cudnn_eligible else st.booleans(),
+        activation=st.just("tanh") if cudnn_eligible else st.sampled_from(ACTIVATIONS),
         recurrent_activation=st.sampled_from(RECURRENT_ACTIVATIONS),
     ).map(LayerSpec.canonical)
 
@@ -233,6 +241,7 @@ def cases(
     max_batch: int = MAX_BATCH,
     return_sequences: bool | None = None,
     return_state: bool | None = None,
+    cudnn_eligible: bool = False,
 ) -> st.SearchStrategy[Case]:
     """A complete example for one layer kind: spec, weights, inputs and chunk splits.
 
@@ -252,6 +261,7 @@ def cases(
         max_batch=max_batch,
         return_sequences=return_sequences,
         return_state=return_state,
+        cudnn_eligible=cudnn_eligible,
     )
 
 
@@ -266,9 +276,15 @@ def _cases(
     max_batch: int = MAX_BATCH,
     return_sequences: bool | None = None,
     return_state: bool | None = None,
+    cudnn_eligible: bool = False,
 ) -> Case:
     spec = draw(
-        layer_specs(kinds=[kind], return_sequences=return_sequences, return_state=return_state)
+        layer_specs(
+            kinds=[kind],
+            return_sequences=return_sequences,
+            return_state=return_state,
+            cudnn_eligible=cudnn_eligible,
+        )
     )
     batch_size = draw(batch_sizes(min_size=min_batch, max_size=max_batch))
     splits = draw(chunk_splits(min_chunks=min_chunks, max_chunks=max_chunks))

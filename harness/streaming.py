@@ -51,6 +51,7 @@ from hypothesis import strategies as st
 
 from harness.check import PropertyCheck, to_plain
 from harness.errors import HarnessUsageError, check_argument
+from harness.precision import precision_from_env
 from harness.tolerance import Tolerance, excess, tolerance_for
 
 PROPERTY_ID = "streaming_equals_whole"
@@ -1228,6 +1229,7 @@ def check_model(
     tol = tolerance_for(
         dtype=str(getattr(model, "compute_dtype", "float32") or "float32"),
         device=_device_of(target_name),
+        precision=precision_from_env(),
         comparison="consistency",
     )
     result = StreamingResult(

@@ -15,7 +15,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.strategies import MAX_BATCH, cases, layer_states, sequences
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("batch_size_mismatch_is_an_error")
 
@@ -59,7 +58,7 @@ def test_another_batch_size_is_refused(target, layer_kind, check, data):
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
     runner.set_states(states)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    tol = target.tolerance("consistency")
     check_refused(
         check, runner, x, expected=case.batch_size, received=wrong, how="direct call", tol=tol
     )
@@ -79,7 +78,7 @@ def test_short_last_batch_in_predict_is_refused(target, layer_kind, check, data)
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
     runner.set_states([np.zeros(s.shape, np.float32) for s in runner.states()])
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    tol = target.tolerance("consistency")
     check_refused(
         check,
         runner,

@@ -13,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.strategies import cases
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("chunked_equals_whole")
 
@@ -29,7 +28,7 @@ def test_chunked_equals_whole(target, layer_kind, check, data):
     )
     stateful.set_weights(case.weights)
     whole.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    tol = target.tolerance("consistency")
 
     expected = whole(case.x)
     chunk_outputs = [stateful(chunk) for chunk in case.chunks()]

@@ -41,7 +41,7 @@ from harness.models import (
 )
 from harness.reference import run_reference, zero_states
 from harness.targets.keras3_models import model_runner
-from harness.tolerance import Tolerance, tolerance_for
+from harness.tolerance import Tolerance
 
 pytestmark = pytest.mark.rnn_property("composition")
 
@@ -75,11 +75,11 @@ def _runner(target, spec, weights, *, batch_size=None, stateful=False):
 
 
 def _consistency(target) -> Tolerance:
-    return tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    return target.tolerance("consistency")
 
 
 def _reference(target) -> Tolerance:
-    return tolerance_for(dtype=target.dtype, device=target.device, comparison="reference")
+    return target.tolerance("reference")
 
 
 def _state_labels(spec) -> list[str]:

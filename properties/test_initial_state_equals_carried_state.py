@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.strategies import cases
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("initial_state_equals_carried_state")
 
@@ -28,7 +27,7 @@ def test_initial_state_equals_carried_state(target, layer_kind, check, data):
     stateless = target.runner(case.spec, batch_size=None, stateful=False)
     stateful.set_weights(case.weights)
     stateless.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    tol = target.tolerance("consistency")
 
     chunks = case.chunks()
     returned = None

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from harness.reference import run_reference
 from harness.strategies import cases, layer_states
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("matches_reference")
 
@@ -29,7 +28,7 @@ def test_matches_reference(target, layer_kind, check, data):
     stateful = target.runner(spec, batch_size=case.batch_size, stateful=True)
     stateless.set_weights(case.weights)
     stateful.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="reference")
+    tol = target.tolerance("reference")
     ref = run_reference(spec, case.weights, case.x, initial_state=initial)
 
     got = stateless(case.x, initial_state=initial)

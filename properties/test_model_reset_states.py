@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from harness.strategies import cases
 from harness.targets.base import ApiMissing
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("model_reset_states")
 
@@ -23,7 +22,7 @@ def test_model_reset_states(target, layer_kind, check, data):
     check.example(case=case)
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    tol = target.tolerance("consistency")
 
     runner(case.x)
     try:

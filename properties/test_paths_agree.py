@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from harness.reference import run_reference
 from harness.strategies import MAX_BATCH, cases, sequences
 from harness.targets.base import PATHS
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("paths_agree")
 MAX_PREDICT_BATCHES = 3  # two hand-offs inside one predict show any carry-over bug
@@ -43,7 +42,7 @@ def test_state_evolves_the_same_through_every_path(target, layer_kind, check, da
     spec = case.spec
     runner = target.runner(spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="reference")
+    tol = target.tolerance("reference")
 
     carried = None
     for k, (chunk, path) in enumerate(zip(case.chunks(), paths, strict=True)):
@@ -84,7 +83,7 @@ def test_one_predict_carries_state_from_batch_to_batch(target, layer_kind, check
     check.example(case=case, batches=n, x_predict=x)
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="reference")
+    tol = target.tolerance("reference")
 
     got = runner(x, path="predict", batch_size=case.batch_size).output
     # Batch k, row i continues batch k-1, row i: one long sequence per row.
@@ -108,7 +107,7 @@ def test_stateless_fit_starts_every_sample_from_zero(target, layer_kind, check, 
     check.example(case=case, fit_batch_size=fit_batch)
     runner = target.runner(case.spec, batch_size=None, stateful=False)
     runner.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="reference")
+    tol = target.tolerance("reference")
 
     got = runner(case.x, path="fit", batch_size=fit_batch)
     ref = run_reference(case.spec, case.weights, case.x)

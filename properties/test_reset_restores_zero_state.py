@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.strategies import cases
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("reset_restores_zero_state")
 
@@ -25,7 +24,7 @@ def test_reset_restores_zero_state(target, layer_kind, check, data):
     fresh = target.runner(case.spec, batch_size=None, stateful=False)
     stateful.set_weights(case.weights)
     fresh.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    tol = target.tolerance("consistency")
 
     chunks = case.chunks()
     for chunk in chunks[:reset_at]:

@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.strategies import cases, sequences
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("sample_i_continues_sample_i")
 
@@ -32,7 +31,7 @@ def test_permuted_rows_give_permuted_outputs_and_states(target, layer_kind, chec
     check.example(case=case, permutation=perm)
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    tol = target.tolerance("consistency")
 
     outputs, states = run_chunks(runner, case.chunks())
     runner.set_states([np.zeros_like(s) for s in states])
@@ -68,7 +67,7 @@ def test_a_row_continues_only_its_own_history(target, layer_kind, check, data):
     check.example(case=case, row=row, others=others)
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    tol = target.tolerance("consistency")
 
     outputs, states = run_chunks(runner, case.chunks())
     altered = case.x.copy()

@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.strategies import MAX_BATCH, cases
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("samples_independent_within_batch")
 
@@ -28,7 +27,7 @@ def test_samples_independent_within_batch(target, layer_kind, check, data):
     check.example(case=case, rows=rows, permutation=perm, alone=alone)
     runner = target.runner(case.spec, batch_size=None, stateful=False)
     runner.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    tol = target.tolerance("consistency")
 
     full = runner(case.x)
     for label, index in (

@@ -55,7 +55,6 @@ from harness.strategies import (
     weights,
 )
 from harness.targets.base import Target
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("state_machine")
 # The build plus seven operations: enough for a save/load or a clone between fed chunks
@@ -77,9 +76,9 @@ def state_machine(
         >>> machine = state_machine(target, "GRU", check)  # doctest: +SKIP
         >>> run_state_machine_as_test(machine)  # doctest: +SKIP
     """
-    reference_tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="reference")
+    reference_tol = target.tolerance("reference")
     # Weights go through a file or a clone unchanged: the framework against itself.
-    weights_tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    weights_tol = target.tolerance("consistency")
 
     class StatefulLayerMachine(RuleBasedStateMachine):
         @initialize(spec=layer_specs(kinds=[layer_kind]), batch_size=batch_sizes(), data=st.data())

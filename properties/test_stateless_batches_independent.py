@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.strategies import cases, sequences
-from harness.tolerance import tolerance_for
 
 pytestmark = pytest.mark.rnn_property("stateless_batches_independent")
 
@@ -29,7 +28,7 @@ def test_stateless_batches_independent(target, layer_kind, check, data):
     spec = case.spec.replace(return_state=True)
     runner = target.runner(spec, batch_size=None, stateful=False)
     runner.set_weights(case.weights)
-    tol = tolerance_for(dtype=target.dtype, device=target.device, comparison="consistency")
+    tol = target.tolerance("consistency")
 
     first = runner(case.x)
     runner(other)

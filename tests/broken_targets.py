@@ -30,8 +30,10 @@ class WrappedRunner(Runner):
     def get_weights(self) -> list[np.ndarray]:
         return self.inner.get_weights()
 
-    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
-        return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
+        return self.inner(
+            x, initial_state=initial_state, path=path, batch_size=batch_size, mask=mask
+        )
 
     def states(self) -> list[np.ndarray]:
         return self.inner.states()
@@ -230,6 +232,13 @@ class TransposedRecurrentKernel(WrappedRunner):
         self.inner.set_weights(weights)
 
 
+class IgnoresMask(WrappedRunner):
+    """The mask is dropped: masked steps update the state like any other step."""
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
+        return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
+
+
 BROKEN_RUNNERS: dict[str, type[WrappedRunner]] = {
     "zero_start_each_call": ZeroStartEachCall,
     "hands_state_to_next_sample": HandsStateToNextSample,
@@ -243,9 +252,32 @@ BROKEN_RUNNERS: dict[str, type[WrappedRunner]] = {
     "resets_between_predict_batches": ResetsBetweenPredictBatches,
     "accepts_any_batch_size": AcceptsAnyBatchSize,
     "zeroes_state_on_refusal": ZeroesStateOnRefusal,
+    "ignores_mask": IgnoresMask,
 }
 
 
 def broken(target: Target, label: str) -> BrokenTarget:
     """``target`` with the behaviour named ``label`` broken."""
     return BrokenTarget(target, BROKEN_RUNNERS[label], label)
+
+
+class PretendsGpu(BrokenTarget):
+    """A CPU target that says it runs on a GPU, with ``runner_cls`` breaking only the
+    layers that may take a cuDNN kernel (``use_cudnn`` not False).
+
+    There is no cuDNN on a CPU: ``use_cudnn="auto"`` falls back to the generic loop
+    and ``use_cudnn=True`` is refused, so with ``runner_cls=WrappedRunner`` the
+    cuDNN side equals the generic side, as it must on a correct GPU target.
+    """
+
+    def __init__(self, inner: Target, runner_cls: type[WrappedRunner] = WrappedRunner):
+        super().__init__(inner, runner_cls, f"gpu:{runner_cls.__name__}")
+
+    @property
+    def device(self) -> str:
+        return "gpu"
+
+    def runner(self, spec: LayerSpec, *, batch_size, stateful) -> Runner:
+        inner = self.inner.runner(spec, batch_size=batch_size, stateful=stateful)
+        cls = WrappedRunner if spec.use_cudnn is False else self.runner_cls
+        return cls(inner, self.inner)

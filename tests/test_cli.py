@@ -158,6 +158,26 @@ def test_gate_passes_and_writes_all_four_formats_on_a_healthy_framework(tmp_path
     assert report["summary"]["passed"] == 1
     assert report["results"][0]["examples"] == 10  # the dev profile's max_examples
     assert "gate: pass" in result.stdout
+    target = report["targets"][0]
+    assert target["precision"] == "strict"  # the default
+    assert target["device"] == target["device_details"]["kind"]
+    assert target["device_details"]["precision_switches"]["tf.tensor_float_32_execution"] is False
+
+
+def test_native_precision_is_passed_to_the_target_and_recorded(tmp_path):
+    result = _run_cli([*RUN_ONE, "--out", str(tmp_path), "--precision", "native"], sabotage=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    target = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["targets"][0]
+    assert target["precision"] == "native"
+    # native changes nothing: TensorFlow's own default (TF32 allowed) is what ran.
+    assert target["device_details"]["precision_switches"]["tf.tensor_float_32_execution"] is True
+
+
+def test_unknown_precision_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", "--precision", "tf32"])
+    assert exit_info.value.code == 2
+    assert "invalid choice: 'tf32'" in capsys.readouterr().err
 
 
 def test_gate_fails_with_exit_1_when_keras_reset_is_broken(sabotaged_run):

@@ -32,7 +32,21 @@ def test_header_tells_how_to_replay_target_versions_profile_and_seed():
     assert "rnn-harness: target=keras3-torch layers=LSTM,GRU,SimpleRNN" in out
     assert "rnn-harness: versions: keras 3." in out
     assert "hypothesis profile=dev (max_examples=10)" in out
-    assert "replay with: pytest --target keras3-torch --hypothesis-profile dev" in out
+    assert "precision=strict" in out
+    assert (
+        "replay with: pytest --target keras3-torch --rnn-precision strict "
+        "--hypothesis-profile dev" in out
+    )
+
+
+def test_precision_comes_from_the_option_and_a_bad_one_is_a_usage_error():
+    result = pytest_run("--co", "properties", "--rnn-precision", "native")
+    assert "precision=native" in result.stdout, result.stdout + result.stderr
+    result = pytest_run("--co", "properties", "--rnn-precision", "tf32")
+    assert result.returncode == 4
+    assert "--rnn-precision='tf32' is not a precision mode; expected one of strict, native" in (
+        result.stderr
+    )
 
 
 def test_ci_true_does_not_swap_in_hypothesis_own_ci_profile():

@@ -365,3 +365,30 @@ def test_write_all_writes_the_four_formats(tmp_path: Path):
     assert paths["markdown"].read_text(encoding="utf-8") == render_markdown(report)
     assert paths["html"].read_text(encoding="utf-8") == render_html(report)
     assert len(ET.parse(paths["junit"]).getroot().findall("testsuite")) == 2
+
+
+def test_a_gpu_target_shows_its_device_driver_cuda_cudnn_and_precision():
+    gpu = payload("keras3-torch", [result("chunked_equals_whole", "LSTM", "passed")])
+    gpu["target"]["device"] = "gpu"
+    gpu["target"]["precision"] = "native"
+    gpu["target"]["device_details"] = {
+        "kind": "gpu",
+        "name": "NVIDIA H100 80GB HBM3",
+        "driver": "580.159.04",
+        "cuda": "13.0",
+        "cudnn": "9.10.2",
+    }
+    report = report_of(gpu)
+    expected = (
+        "keras3-torch on gpu (NVIDIA H100 80GB HBM3, driver 580.159.04, CUDA 13.0, "
+        "cuDNN 9.10.2), precision native"
+    )
+    assert expected in render_markdown(report)
+    assert expected in render_html(report)
+    assert "--rnn-precision native" in render_markdown(report)
+    properties = {
+        p.get("name"): p.get("value") for p in ET.fromstring(render_junit(report)).iter("property")
+    }
+    assert properties["precision"] == "native"
+    assert properties["device_name"] == "NVIDIA H100 80GB HBM3"
+    assert properties["device_cudnn"] == "9.10.2"

@@ -113,8 +113,9 @@ def _version_changes(old: Report, new: Report, pairs: dict[str, str]) -> list[Ve
             continue
         before = dict(old_info[name].get("versions") or {})
         after = dict(info.get("versions") or {})
-        before["device"] = old_info[name].get("device")
-        after["device"] = info.get("device")
+        for key in ("device", "precision"):
+            before[key] = old_info[name].get(key)
+            after[key] = info.get(key)
         for package in [*before, *(p for p in after if p not in before)]:
             if before.get(package) != after.get(package):
                 changes.append(

@@ -115,11 +115,25 @@ def replay_lines(report: Report) -> list[str]:
     ]
     for info in report["targets"]:
         versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items())
-        line = f"{info.get('name')} on {info.get('device', '?')}: {versions or 'versions unknown'}"
+        line = f"{info.get('name')} on {device_text(info)}: {versions or 'versions unknown'}"
         if info.get("error"):
             line += f" (target unavailable: {info['error']})"
         lines.append(line)
     return lines
+
+
+def device_text(info: dict) -> str:
+    """``gpu (NVIDIA H100 80GB HBM3, driver 580.1, CUDA 13.0, cuDNN 9.10.2), precision native``."""
+    details = info.get("device_details") or {}
+    parts = [details.get("name")]
+    for key, label in (("driver", "driver"), ("cuda", "CUDA"), ("cudnn", "cuDNN")):
+        if details.get(key):
+            parts.append(f"{label} {details[key]}")
+    named = ", ".join(p for p in parts if p)
+    text = str(info.get("device", "?")) + (f" ({named})" if named else "")
+    if info.get("precision"):
+        text += f", precision {info['precision']}"
+    return text
 
 
 def replay_run_command(report: Report) -> str:
@@ -132,6 +146,9 @@ def replay_run_command(report: Report) -> str:
     command += f" --profile {report.get('profile')}"
     if report.get("seed") is not None:
         command += f" --seed {report['seed']}"
+    precisions = {t.get("precision") for t in report["targets"]} - {None, "strict"}
+    if precisions:
+        command += f" --precision {precisions.pop()}"
     return command
 
 
@@ -143,6 +160,11 @@ def replay_command(report: Report, target: str) -> str:
         target: a target name from the report.
     """
     command = f"pytest properties --target {target} --hypothesis-profile {report.get('profile')}"
+    precision = next(
+        (t.get("precision") for t in report["targets"] if t.get("name") == target), None
+    )
+    if precision not in (None, "strict"):
+        command += f" --rnn-precision {precision}"
     if report.get("seed") is not None:
         command += f" --hypothesis-seed {report['seed']}"
     return command
@@ -526,6 +548,9 @@ def render_junit(report: Report) -> str:
         info = infos.get(target, {})
         header = {"profile": report.get("profile"), "seed": report.get("seed")}
         header["device"] = info.get("device")
+        header["precision"] = info.get("precision")
+        for key in ("name", "driver", "cuda", "cudnn"):
+            header[f"device_{key}"] = (info.get("device_details") or {}).get(key)
         header.update(info.get("versions") or {})
         for name, value in header.items():
             ET.SubElement(properties, "property", name=_xml_text(name), value=_xml_text(value))

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from harness.specs import LayerSpec
+from harness.tolerance import Tolerance, tolerance_for
 
 
 class ApiMissing(AttributeError):
@@ -67,13 +68,15 @@ class Runner(abc.ABC):
         initial_state: Sequence[np.ndarray] | None = None,
         path: str = "call",
         batch_size: int | None = None,
+        mask: np.ndarray | None = None,
     ) -> Output:
         """Run ``x`` of shape ``(batch, timesteps, features)`` through one of ``PATHS``.
 
         ``predict``, ``evaluate`` and ``fit`` cut ``x`` into batches of ``batch_size``
         (default: the runner's, else all of ``x``); the training paths use a zero
         learning rate, so only states move.
-        ``initial_state`` is supported on the ``call`` path.
+        ``initial_state`` and ``mask`` (boolean, ``(batch, timesteps)``, True where a
+        step counts) are supported on the ``call`` path.
         """
 
     @abc.abstractmethod
@@ -113,6 +116,10 @@ class Target(abc.ABC):
 
     name: str
     dtype: str = "float32"
+    # Whether layers take Keras 3's use_cudnn argument (Keras 2 picks kernels itself).
+    supports_use_cudnn: bool = True
+    # "strict" (no TF32 on GPUs) or "native" (framework defaults): see harness/precision.py.
+    precision: str = "strict"
 
     @abc.abstractmethod
     def runner(self, spec: LayerSpec, *, batch_size: int | None, stateful: bool) -> Runner:
@@ -135,6 +142,21 @@ class Target(abc.ABC):
     def clear(self) -> None:  # noqa: B027 - optional hook, a no-op where nothing is cached
         """Drop cached models and framework session state."""
 
+    def device_details(self) -> dict[str, Any]:
+        """Device name and, on a GPU, driver/CUDA/cuDNN versions (best effort)."""
+        return {}
+
+    def tolerance(self, comparison: str) -> Tolerance:
+        """The tolerance for ``comparison`` on this target's dtype, device and precision."""
+        return tolerance_for(
+            dtype=self.dtype, device=self.device, precision=self.precision, comparison=comparison
+        )
+
     def info(self) -> dict[str, Any]:
         """The target's entry in a report's ``targets`` list."""
-        return {"name": self.name, "versions": self.versions(), "device": self.device}
+        info = {"name": self.name, "versions": self.versions(), "device": self.device}
+        info["precision"] = self.precision
+        details = self.device_details()
+        if details:
+            info["device_details"] = details
+        return info

@@ -16,6 +16,7 @@ from importlib import metadata
 import numpy as np
 
 from harness.errors import HarnessUsageError
+from harness.precision import apply_precision, device_details, precision_from_env
 from harness.specs import LayerSpec
 from harness.targets.base import PATHS, ApiMissing, Output, Runner, Target
 
@@ -191,8 +192,17 @@ class Keras3Runner(Runner):
         initial_state: Sequence[np.ndarray] | None = None,
         path: str = "call",
         batch_size: int | None = None,
+        mask: np.ndarray | None = None,
     ) -> Output:
         x = np.asarray(x, dtype=np.float32)
+        if mask is not None:
+            if path != "call" or initial_state is not None:
+                raise HarnessUsageError(
+                    f"mask is only supported on path 'call' without initial_state. "
+                    f"Received: path={path!r}, initial_state given: {initial_state is not None}"
+                )
+            # Eager, as a user calls a layer with a mask (not through the jit cache).
+            return self._split(self.layer(x, mask=self._tensor(np.asarray(mask, dtype=bool))))
         if initial_state is not None:
             if path != "call":
                 raise HarnessUsageError(
@@ -290,10 +300,21 @@ class Keras3Runner(Runner):
 class Keras3Target(Target):
     """``keras3-<backend>``: Keras 3 on TensorFlow, JAX or PyTorch."""
 
-    def __init__(self, backend: str, *, compiled: bool = True, cache: bool = True):
+    def __init__(
+        self,
+        backend: str,
+        *,
+        compiled: bool = True,
+        cache: bool = True,
+        precision: str | None = None,
+    ):
         self.backend = backend
         self.name = f"keras3-{backend}"
         self.keras = import_keras(backend)
+        # Before any layer is built: the switches decide which kernels run.
+        self.precision = precision or precision_from_env()
+        self.precision_switches = apply_precision(backend, self.precision)
+        self._device: str | None = None
         self.compiled = compiled  # JAX: jit-compile the call path (see Keras3Runner)
         self.cache = cache  # reuse built runners per (spec, batch size, statefulness)
         self._runners: dict[tuple, Keras3Runner] = {}
@@ -343,8 +364,16 @@ class Keras3Target(Target):
             self.backend: distribution_version(*BACKEND_DISTRIBUTIONS[self.backend]) or "unknown",
         }
 
+    def device_details(self) -> dict:
+        return {**device_details(self.backend), "precision_switches": self.precision_switches}
+
     @property
     def device(self) -> str:
+        if self._device is None:
+            self._device = self._find_device()
+        return self._device
+
+    def _find_device(self) -> str:
         if self.backend == "tensorflow":
             import tensorflow as tf
 
