@@ -29,6 +29,8 @@ from harness.targets import KERAS3_TARGETS, TARGET_NAMES
 from harness.targets.keras3 import BACKEND_DISTRIBUTIONS, distribution_version
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
+INTERRUPT_GRACE_S = 60  # how long pytest may take to write what it has after Ctrl-C
 DEFAULT_OUT = "reports/latest"
 KNOWN_FAILURES_FILE = "known_failures.toml"
 STATUS_STYLE = {
@@ -155,6 +157,7 @@ class TargetProgress:
         self.done = self.examples = self.failures = 0
         self.current: str | None = None
         self.started = time.monotonic()
+        self.finished: list[dict] = []  # finish events, in case pytest dies before its results
 
     def poll(self) -> list[dict]:
         if not self.path.exists():
@@ -169,6 +172,7 @@ class TargetProgress:
             if event["event"] == "start":
                 self.current = event["nodeid"].split("::")[-1]
             else:
+                self.finished.append(event)
                 self.done += 1
                 self.examples += event["examples"]
                 self.failures += event["status"] in ("failed", "error")
@@ -195,6 +199,7 @@ def run_target(
     workers: str,
     work: Path,
     precision: str = "strict",
+    shrink: bool = True,
 ) -> dict:
     """Run the properties for one target in its own process; return its results payload."""
     results = work / f"{target}.results.json"
@@ -223,6 +228,8 @@ def run_target(
         f"--hypothesis-seed={seed}",
         f"--rnn-precision={precision}",
     ]
+    if not shrink:
+        command.append("--rnn-no-shrink")
     if workers not in ("", "0", "1"):
         command += ["-n", workers]
     env = dict(os.environ)
@@ -239,28 +246,58 @@ def run_target(
         status = out.status(progress.line()) if live else None
         if status is not None:
             status.start()
+        interrupted = False
         try:
             while process.poll() is None:
                 time.sleep(0.5)
                 _report_events(progress, status)
-            _report_events(progress, status)
+        except KeyboardInterrupt:
+            # pytest got the same signal: it finishes the test in hand and writes what
+            # it has, which goes into the report instead of being lost.
+            interrupted = True
+            err.print(f"rnn-harness: interrupted; collecting what {target} finished")
+            try:
+                process.wait(timeout=INTERRUPT_GRACE_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         finally:
+            _report_events(progress, status)
             if status is not None:
                 status.stop()
     out.print(progress.line().replace(" running None", ""))
     if results.exists():
         payload = json.loads(results.read_text(encoding="utf-8"))
+    elif interrupted and progress.finished:
+        # pytest was killed before writing its results: keep the verdicts it had printed.
+        lost = "pytest was stopped before writing its results: only this status survived"
+        payload = {
+            "target": {"name": target, "versions": {}, "device": "unknown", "precision": precision},
+            "results": [
+                {
+                    **_error_row(e["property"], e["layer"], target, lost),
+                    "status": e["status"],
+                    "examples": e["examples"],
+                    "duration_s": e["duration_s"],
+                }
+                for e in progress.finished
+            ],
+        }
     else:
         payload = {
             "target": {"name": target, "versions": {}, "device": "unknown", "precision": precision},
             "results": [],
         }
-    if process.returncode not in (0, 1) or not payload["results"]:
+    payload["interrupted"] = interrupted
+    if interrupted:
+        message = "not run: the run was interrupted before this test finished"
+    elif process.returncode not in (0, 1) or not payload["results"]:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
         message = (
             f"pytest exited with status {process.returncode} for {target}; "
             f"see {log}:\n" + "\n".join(tail)
         )
+    if interrupted or process.returncode not in (0, 1) or not payload["results"]:
         ran = {(r["property"], r["layer"]) for r in payload["results"]}
         payload["results"] += [
             _error_row(p, layer, target, message)
@@ -269,6 +306,16 @@ def run_target(
             if (p, layer) not in ran
         ]
     return payload
+
+
+def _not_run_payload(target: str, properties: list[str], layers: list[str], precision: str) -> dict:
+    """The payload of a target the run never reached, because it was interrupted."""
+    message = "not run: the run was interrupted before this target started"
+    return {
+        "target": {"name": target, "versions": {}, "device": "unknown", "precision": precision},
+        "results": [_error_row(p, layer, target, message) for p in properties for layer in layers],
+        "interrupted": True,
+    }
 
 
 def _error_row(prop: str, layer: str, target: str, message: str) -> dict:
@@ -362,6 +409,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     payloads = []
     for target in targets:
+        if payloads and payloads[-1].get("interrupted"):
+            payloads.append(_not_run_payload(target, properties, layers, args.precision))
+            continue
         payloads.append(
             run_target(
                 target,
@@ -373,13 +423,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 workers=str(args.workers),
                 work=work,
                 precision=args.precision,
+                shrink=not args.no_shrink,
             )
         )
     report = merge_payloads(payloads, profile=args.profile, seed=args.seed)
     write_reproducers(report, out_dir)
     paths = write_all(report, out_dir)
     out.print(summary_table(report))
-    for entry in unmatched_known_failures(known, report):
+    interrupted = any(p.get("interrupted") for p in payloads)
+    for entry in [] if interrupted else unmatched_known_failures(known, report):
         # Entries for targets or properties this run left out are not stale, just not run.
         if entry.target not in (*targets, "*") or entry.property not in properties:
             continue
@@ -391,6 +443,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.print(f"summary: {summary}")
     out.print("reports: " + ", ".join(str(p) for p in paths.values()))
     code = exit_code(report)
+    if interrupted:
+        err.print("rnn-harness: interrupted: the report holds what finished; the rest is 'error'")
+        return EXIT_INTERRUPTED
     out.print(
         "gate: [green]pass[/]" if code == EXIT_OK else "gate: [bold red]FAIL[/] (new failures)"
     )
@@ -498,6 +553,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default: 0)")
     run.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="report failures with the first counterexample found, not a minimal one: "
+        "for machines whose time is scarce (default: shrink)",
+    )
+    run.add_argument(
         "--precision",
         default=DEFAULT_PRECISION,
         choices=PRECISIONS,
@@ -562,7 +623,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         err.print("rnn-harness: interrupted")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

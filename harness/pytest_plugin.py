@@ -87,6 +87,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         f"native (framework defaults, measured tolerances); default: ${PRECISION_ENV}, else strict",
     )
     group.addoption(
+        "--rnn-no-shrink",
+        dest="rnn_no_shrink",
+        action="store_true",
+        help="keep the first failing example instead of shrinking it (for scarce machines)",
+    )
+    group.addoption(
         "--rnn-layers",
         dest="rnn_layers",
         default=None,
@@ -168,6 +174,15 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{config._rnn_profile}-seeded", parent=settings(), derandomize=False
         )
         settings.load_profile(f"{config._rnn_profile}-seeded")
+    config._rnn_shrink = not config.getoption("rnn_no_shrink", default=False)
+    if not config._rnn_shrink:
+        current = settings()
+        settings.register_profile(
+            f"{config._rnn_profile}-no-shrink",
+            parent=current,
+            phases=[p for p in current.phases if p is not Phase.shrink],
+        )
+        settings.load_profile(f"{config._rnn_profile}-no-shrink")
     path = config.getoption("rnn_known_failures")  # "" means: use no file
     default = Path(str(config.rootpath)) / KNOWN_FAILURES_FILE
     if path is None and default.is_file():
@@ -216,7 +231,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"precision={config._rnn_precision}",
         f"rnn-harness: versions: {versions}",
         f"rnn-harness: hypothesis profile={config._rnn_profile} "
-        f"(max_examples={profile.max_examples}), seed={seed_text}",
+        f"(max_examples={profile.max_examples}"
+        + ("" if config._rnn_shrink else ", no shrinking")
+        + f"), seed={seed_text}",
         f"rnn-harness: replay with: pytest --target {config._rnn_target} "
         f"--rnn-precision {config._rnn_precision} --hypothesis-profile {config._rnn_profile}"
         + (f" --hypothesis-seed {seed}" if seed is not None else ""),
@@ -412,6 +429,8 @@ class ResultCollector:
             target_info = get_target(config._rnn_target).info()
         except HarnessUsageError as exc:
             target_info["error"] = str(exc)
+        if not config._rnn_shrink:
+            target_info["shrink"] = False
         profile = settings()
         payload = {
             "profile": config._rnn_profile,

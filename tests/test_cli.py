@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -253,3 +255,44 @@ def test_explain_answers_from_a_real_report(capsys, tmp_path):
     text = capsys.readouterr().out
     assert "In stateful mode, what is carried between batches" in text
     assert "chunked_equals_whole held for LSTM over 3 examples" in text
+
+
+def test_no_shrink_keeps_the_first_counterexample_and_says_so(tmp_path):
+    result = _run_cli([*RUN_ONE, "--out", str(tmp_path), "--no-shrink"], sabotage=True)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert report["targets"][0]["shrink"] is False
+    assert report["results"][0]["status"] == "failed"
+    assert report["results"][0]["counterexample"] is not None
+    assert "failures not shrunk" in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_ctrl_c_writes_a_report_of_what_finished_and_exits_130(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("PYTEST_ADDOPTS", None)
+    args = [*RUN_ONE, "--layers", "SimpleRNN,LSTM,GRU", "--out", str(tmp_path)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "harness", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # a process group, as a terminal's Ctrl-C reaches
+    )
+    progress = tmp_path / "logs" / "keras3-tensorflow.progress.jsonl"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and '"finish"' not in (
+        progress.read_text(encoding="utf-8") if progress.exists() else ""
+    ):
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 130, stdout + stderr
+    assert "the report holds what finished" in stderr
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    statuses = [r["status"] for r in report["results"]]
+    assert len(statuses) == 3 and "passed" in statuses  # nothing lost, nothing invented
+    for row in report["results"]:
+        if row["status"] == "error":
+            assert row["message"].startswith("not run: the run was interrupted")

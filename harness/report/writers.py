@@ -116,6 +116,8 @@ def replay_lines(report: Report) -> list[str]:
     for info in report["targets"]:
         versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items())
         line = f"{info.get('name')} on {device_text(info)}: {versions or 'versions unknown'}"
+        if info.get("shrink") is False:
+            line += " (failures not shrunk: first counterexample found)"
         if info.get("error"):
             line += f" (target unavailable: {info['error']})"
         lines.append(line)
