@@ -55,20 +55,31 @@ TOLERANCES: dict[tuple[str, str, str, str], Tolerance] = {
     # 2.4e-6. The recurrent kernel is kept contractive by the strategies (see
     # MAX_RECURRENT_GAIN), so rounding errors do not compound over timesteps.
     ("float32", "cpu", ANY_PRECISION, "reference"): Tolerance(rtol=1e-4, atol=2e-5),
-    # GPU, TF32 off. Issue #8 (NVIDIA H100, Keras 3.15.1, shapes of the ci profile):
-    # chunked/whole and against the float64 reference both within 8e-6 with TF32
-    # disabled. A chunked run and a whole run may take different kernels on a GPU
-    # (cuDNN for a whole sequence, fused steps elsewhere), so the consistency atol is
-    # that of a reference comparison over a few steps, 1e-5, not the CPU's 1e-6.
-    ("float32", "gpu", "strict", "consistency"): Tolerance(rtol=1e-5, atol=1e-5),
+    # GPU, TF32 off (--precision strict). Issue #8 (NVIDIA H100, Keras 3.15.1): chunked vs
+    # whole and against the float64 reference both within 8e-6. Measured 2026-11-27 on an
+    # NVIDIA H100 80GB HBM3 (driver 580.159.04, CUDA 13.0, cuDNN 9.19.0; keras 3.15.1,
+    # torch 2.11.0, jax 0.11.2) by scripts/survey_reference_error.py (40 examples per kind
+    # and backend, reports/samples/gpu-h100/survey-*.json): reference max |diff| 4.5e-6,
+    # chunked vs whole 7.8e-7, cuDNN vs generic kernel 6.3e-6; and by the ci run there:
+    # an unrolled LSTM (generic loop) vs a rolled one (cuDNN) 1.1e-5 at a value of 0.028.
+    # cuDNN sums in another order than the generic loop, so a consistency comparison that
+    # crosses kernels is held to the reference atol (2e-5), not the CPU's 1e-6.
+    ("float32", "gpu", "strict", "consistency"): Tolerance(rtol=1e-5, atol=2e-5),
     ("float32", "gpu", "strict", "reference"): Tolerance(rtol=1e-4, atol=2e-5),
-    # GPU, framework defaults (TF32 where the framework enables it). Issue #8 (H100,
-    # Keras 3.15.1): chunked/whole up to 6.6e-4 (torch, cuDNN GRU), against the float64
-    # reference up to 2.8e-3 (JAX, SimpleRNN). TF32 keeps 10 mantissa bits (unit
-    # roundoff 4.9e-4), so one TF32 product already moves a unit-size value by ~5e-4:
-    # the bounds are those maxima with a margin of about 1.5.
-    ("float32", "gpu", "native", "consistency"): Tolerance(rtol=1e-3, atol=1e-3),
-    ("float32", "gpu", "native", "reference"): Tolerance(rtol=4e-3, atol=4e-3),
+    # GPU, framework defaults (--precision native: TF32 where the framework enables it).
+    # Issue #8 (H100, Keras 3.15.1, its own shapes): chunked/whole up to 6.6e-4 (torch,
+    # cuDNN GRU), against the reference up to 2.8e-3 (JAX, SimpleRNN). This harness's
+    # inputs saturate gates (|x| <= 10, weights up to 3: pre-activations up to ~10^2),
+    # and TF32 rounds each product to 10 mantissa bits (unit roundoff 4.9e-4), so its
+    # errors are larger. Measured on the same H100, same date and versions as above:
+    # reference max |diff| 8.8e-3 (torch GRU, at a value of 0.30), chunked vs whole
+    # 8.5e-3 (JAX GRU), cuDNN vs generic 4.2e-3 (JAX LSTM), sample alone vs in a batch
+    # 2.7e-3 (JAX GRU). The bound is 1.7x the largest of these, as an absolute error:
+    # TF32 error follows the pre-activations, not the output's size. A state carried to
+    # the wrong sample, dropped, or not reset still moves outputs by 1e-1 and fails;
+    # drifts of 1e-3 are visible only with --precision strict.
+    ("float32", "gpu", "native", "consistency"): Tolerance(rtol=1e-3, atol=1.5e-2),
+    ("float32", "gpu", "native", "reference"): Tolerance(rtol=1e-3, atol=1.5e-2),
 }
 
 

@@ -91,13 +91,14 @@ def test_gpu_strict_stays_close_to_the_cpu_and_native_is_wider(comparison):
     cpu = tolerance_for(device="cpu", comparison=comparison)
     strict = tolerance_for(device="gpu", precision="strict", comparison=comparison)
     native = tolerance_for(device="gpu", precision="native", comparison=comparison)
-    # strict: the CPU's relative tolerance, an absolute one at most 10x the CPU's
+    cpu_reference = tolerance_for(device="cpu", comparison="reference")
+    # strict: the CPU's relative tolerance; at most the CPU reference's absolute one
     assert strict.rtol == cpu.rtol
-    assert cpu.atol <= strict.atol <= 10 * cpu.atol * (1 + 1e-9)
+    assert cpu.atol <= strict.atol <= cpu_reference.atol
     # native: TF32 (10-bit mantissa, unit roundoff 2**-11 = 4.9e-4) needs room...
     assert native.atol >= 2**-11 and native.rtol >= 2**-11
-    # ...but not a blanket one: a state off by 1% must still fail.
-    assert native.atol + native.rtol < 1e-2
+    # ...but not a blanket one: a state carried wrongly (errors of 1e-1) must still fail.
+    assert native.atol + native.rtol < 2e-2
 
 
 def test_every_gpu_entry_exists_for_both_precisions_and_comparisons():
