@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -253,8 +254,11 @@ def run_target(
                 _report_events(progress, status)
         except KeyboardInterrupt:
             # pytest got the same signal: it finishes the test in hand and writes what
-            # it has, which goes into the report instead of being lost.
+            # it has, which goes into the report instead of being lost. Further Ctrl-Cs
+            # (`timeout` signals the process and then its group) must not cut that short:
+            # the wait is bounded by INTERRUPT_GRACE_S instead.
             interrupted = True
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             err.print(f"rnn-harness: interrupted; collecting what {target} finished")
             try:
                 process.wait(timeout=INTERRUPT_GRACE_S)

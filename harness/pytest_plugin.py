@@ -181,6 +181,7 @@ def pytest_configure(config: pytest.Config) -> None:
             f"{config._rnn_profile}-no-shrink",
             parent=current,
             phases=[p for p in current.phases if p is not Phase.shrink],
+            report_multiple_bugs=False,  # stop at the first failure, as shrinking would
         )
         settings.load_profile(f"{config._rnn_profile}-no-shrink")
     path = config.getoption("rnn_known_failures")  # "" means: use no file

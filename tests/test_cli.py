@@ -264,6 +264,8 @@ def test_no_shrink_keeps_the_first_counterexample_and_says_so(tmp_path):
     assert report["targets"][0]["shrink"] is False
     assert report["results"][0]["status"] == "failed"
     assert report["results"][0]["counterexample"] is not None
+    # it stops at the first failure: no more examples than the profile's max_examples (10)
+    assert report["results"][0]["examples"] <= 10
     assert "failures not shrunk" in (tmp_path / "report.md").read_text(encoding="utf-8")
 
 
@@ -286,6 +288,10 @@ def test_ctrl_c_writes_a_report_of_what_finished_and_exits_130(tmp_path):
         progress.read_text(encoding="utf-8") if progress.exists() else ""
     ):
         time.sleep(0.2)
+    # Twice, as `timeout -s INT` does (the process, then its group): the second must not
+    # cut short the collection of what finished.
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(0.5)
     os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stdout + stderr
