@@ -371,6 +371,7 @@ def test_a_gpu_target_shows_its_device_driver_cuda_cudnn_and_precision():
     gpu = payload("keras3-torch", [result("chunked_equals_whole", "LSTM", "passed")])
     gpu["target"]["device"] = "gpu"
     gpu["target"]["precision"] = "native"
+    gpu["target"]["shrink"] = False
     gpu["target"]["device_details"] = {
         "kind": "gpu",
         "name": "NVIDIA H100 80GB HBM3",
@@ -386,6 +387,7 @@ def test_a_gpu_target_shows_its_device_driver_cuda_cudnn_and_precision():
     assert expected in render_markdown(report)
     assert expected in render_html(report)
     assert "--rnn-precision native" in render_markdown(report)
+    assert "--precision native --no-shrink" in render_markdown(report)
     properties = {
         p.get("name"): p.get("value") for p in ET.fromstring(render_junit(report)).iter("property")
     }

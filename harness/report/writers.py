@@ -151,6 +151,8 @@ def replay_run_command(report: Report) -> str:
     precisions = {t.get("precision") for t in report["targets"]} - {None, "strict"}
     if precisions:
         command += f" --precision {precisions.pop()}"
+    if any(t.get("shrink") is False for t in report["targets"]):
+        command += " --no-shrink"
     return command
 
 
