@@ -184,7 +184,8 @@ class TargetProgress:
         elapsed = time.monotonic() - self.started
         now = f" running {self.current}" if self.current else ""
         return (
-            f"{self.target}: {self.done}/{self.total} tests, {self.examples} examples, "
+            f"{self.target}: {self.done} tests done ({self.total} property x layer cells), "
+            f"{self.examples} examples, "
             f"{self.failures} failing, {elapsed:.0f}s{now}"
         )
 

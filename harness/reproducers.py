@@ -60,6 +60,8 @@ def layer_kwargs(spec):
         kwargs["recurrent_activation"] = spec["recurrent_activation"]
     if spec["kind"] == "GRU":
         kwargs["reset_after"] = spec["reset_after"]
+    if spec.get("use_cudnn", "auto") != "auto":
+        kwargs["use_cudnn"] = spec["use_cudnn"]
     return kwargs
 
 
@@ -461,7 +463,71 @@ compare(
 """,
 }
 
+CUDNN_BODIES = {
+    "cudnn_matches_generic:test_stateful_chunks_and_reset_match_generic": """
+def cudnn_refused(mode, exc):
+    if mode is True and isinstance(exc, ValueError) and "cudnn" in str(exc).lower():
+        print(f"use_cudnn=True refused (documented): {exc}")
+        return True
+    return False
+
+
+generic, generic_layer = build(dict(SPEC, use_cudnn=False), CASE["batch_size"], stateful=True)
+expected = [run(generic, chunk) for chunk in chunks(X)]
+expected_states = states(generic_layer)
+generic_layer.reset_state()
+expected_after_reset = run(generic, chunks(X)[0])[0]
+for mode in ("auto", True):
+    try:
+        model, layer = build(dict(SPEC, use_cudnn=mode), CASE["batch_size"], stateful=True)
+        got = [run(model, chunk) for chunk in chunks(X)]
+    except Exception as exc:
+        if cudnn_refused(mode, exc):
+            continue
+        raise
+    for k, ((out, out_states), (want, want_states)) in enumerate(zip(got, expected)):
+        compare(f"use_cudnn={mode!r} vs False: output of chunk {k}", out, want)
+        for i, (a, b) in enumerate(zip(out_states or [], want_states or [])):
+            compare(f"use_cudnn={mode!r} vs False: returned state {i} of chunk {k}", a, b)
+    for i, (a, b) in enumerate(zip(states(layer), expected_states)):
+        compare(f"use_cudnn={mode!r} vs False: stored state {i} after the last chunk", a, b)
+    layer.reset_state()
+    after = run(model, chunks(X)[0])[0]
+    compare(f"use_cudnn={mode!r} vs False: first chunk after reset_state()", after, expected_after_reset)
+""",
+    "cudnn_matches_generic:test_masked_sequences_match_generic": """
+MASK = np.asarray(EXAMPLE["mask"], dtype=bool)
+print(f"mask={MASK.astype(int).tolist()}")
+
+
+def masked_run(mode):
+    layer = getattr(keras.layers, SPEC["kind"])(**layer_kwargs(dict(SPEC, use_cudnn=mode)))
+    layer.build((None, None, SPEC["features"]))
+    layer.set_weights(WEIGHTS)
+    out = layer(X, mask=keras.ops.convert_to_tensor(MASK))
+    to_numpy = keras.ops.convert_to_numpy
+    if isinstance(out, (list, tuple)):
+        return to_numpy(out[0]), [to_numpy(s) for s in out[1:]]
+    return to_numpy(out), []
+
+
+want, want_states = masked_run(False)
+for mode in ("auto", True):
+    try:
+        got, got_states = masked_run(mode)
+    except Exception as exc:
+        if mode is True and isinstance(exc, ValueError) and "cudnn" in str(exc).lower():
+            print(f"use_cudnn=True refused (documented): {exc}")
+            continue
+        raise
+    compare(f"use_cudnn={mode!r} vs False: outputs with this mask", got, want)
+    for i, (a, b) in enumerate(zip(got_states, want_states)):
+        compare(f"use_cudnn={mode!r} vs False: returned state {i} with this mask", a, b)
+""",
+}
+
 BODIES.update(MORE_BODIES)
+BODIES.update(CUDNN_BODIES)
 
 
 def _reference_source() -> str:
