@@ -178,10 +178,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config._rnn_shrink:
         current = settings()
         settings.register_profile(
-            f"{config._rnn_profile}-no-shrink",
-            parent=current,
-            phases=[p for p in current.phases if p is not Phase.shrink],
-            report_multiple_bugs=False,  # stop at the first failure, as shrinking would
+            f"{config._rnn_profile}-no-shrink", parent=_without_shrinking(current)
         )
         settings.load_profile(f"{config._rnn_profile}-no-shrink")
     path = config.getoption("rnn_known_failures")  # "" means: use no file
@@ -305,28 +302,42 @@ def check(request: pytest.FixtureRequest, target) -> PropertyCheck:
     target.clear()
 
 
+def _without_shrinking(parent: settings) -> settings:
+    return settings(
+        parent=parent,
+        phases=[p for p in parent.phases if p is not Phase.shrink],
+        report_multiple_bugs=False,  # stop at the first failure, as shrinking would
+    )
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """Re-confirm a reviewed known failure without shrinking it again.
 
     Its counterexample was minimised when it was reviewed; shrinking a failure that
     is already known costs minutes per test on slow backends and tells nothing new.
-    Hypothesis reads a test's settings from the wrapped function when it is called
-    (the profile was fixed when the module was imported), so they are swapped there.
+    A ``@given`` test's settings are read from the wrapped function when it is called
+    (the profile was fixed when its module was imported), so they are swapped there;
+    a test that reads ``settings()`` itself (the state machine) gets a profile.
     """
+    if getattr(item, "_rnn_known", None) is None:
+        return (yield)
     test = getattr(item, "obj", None)
     current = getattr(test, "_hypothesis_internal_use_settings", None)
-    if getattr(item, "_rnn_known", None) is None or current is None:
-        return (yield)
-    test._hypothesis_internal_use_settings = settings(
-        parent=current,
-        phases=[p for p in current.phases if p is not Phase.shrink],
-        report_multiple_bugs=False,
-    )
+    if current is not None:
+        test._hypothesis_internal_use_settings = _without_shrinking(current)
+        try:
+            return (yield)
+        finally:
+            test._hypothesis_internal_use_settings = current
+    profile = settings()
+    settings.register_profile("_rnn_known_failure", parent=_without_shrinking(profile))
+    settings.load_profile("_rnn_known_failure")
     try:
         return (yield)
     finally:
-        test._hypothesis_internal_use_settings = current
+        settings.register_profile("_rnn_restore", parent=profile)
+        settings.load_profile("_rnn_restore")
 
 
 @pytest.hookimpl(wrapper=True)
