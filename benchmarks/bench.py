@@ -11,6 +11,12 @@ variants run the very same property code on the very same derandomized examples:
 
     python benchmarks/bench.py                       # every installed backend
     python benchmarks/bench.py --backends jax --examples 50 --properties chunked_equals_whole
+    python benchmarks/bench.py --scale --backends torch --examples 2000
+
+``--scale`` runs chunked_equals_whole (harness variant) for many examples in one
+process and prints the resident memory every 10% of the run (flat means nothing
+leaks) and the mean cost per example by total timesteps with a least-squares line
+(the cost should grow no faster than linearly).
 """
 
 from __future__ import annotations
@@ -72,6 +78,90 @@ def worker(backend: str, variant: str, properties: list[str], examples: int) -> 
     return {"backend": backend, "variant": variant, "rows": rows, "peak_rss_mb": rss_mb}
 
 
+def rss_mb() -> float:
+    """Current resident memory of this process (Linux), not the peak."""
+    with open("/proc/self/statm", encoding="ascii") as stream:
+        pages = int(stream.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def scale_worker(backend: str, examples: int) -> dict:
+    """chunked_equals_whole for ``examples`` examples per layer: RSS curve, cost by timesteps."""
+    os.environ["KERAS_BACKEND"] = backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.path.insert(0, str(ROOT))
+    from harness.check import PropertyCheck
+    from harness.targets.keras3 import Keras3Target
+    from properties.test_chunked_equals_whole import test_chunked_equals_whole
+    from tests.property_runner import run_property
+
+    class TimedCheck(PropertyCheck):
+        """Records (timesteps, seconds) per example and the RSS as examples go by."""
+
+        def example(self, **data):
+            now = time.perf_counter()
+            if self.example_data is not None:
+                costs.append((self.example_data["case"].timesteps, now - self.started))
+            if (len(costs) + 1) % step == 0:
+                curve.append((len(costs) + 1, rss_mb()))
+            self.started = now
+            super().example(**data)
+
+    target = Keras3Target(backend)
+    costs: list[tuple[int, float]] = []
+    curve: list[tuple[int, float]] = [(0, rss_mb())]
+    total = examples * len(LAYERS)
+    step = max(1, total // 10)
+    start = time.perf_counter()
+    for layer in LAYERS:
+        check = TimedCheck("chunked_equals_whole", layer, target.name)
+        check.started = time.perf_counter()
+        run_property(test_chunked_equals_whole, target, layer, max_examples=examples, check=check)
+    return {
+        "backend": backend,
+        "seconds": time.perf_counter() - start,
+        "examples": total,
+        "curve": curve,
+        "costs": costs,
+    }
+
+
+def print_scale(console, result: dict) -> None:
+    import numpy as np
+    from rich.table import Table
+
+    console.print(
+        f"{result['backend']}: {result['examples']} examples of chunked_equals_whole in "
+        f"{result['seconds']:.0f} s ({result['examples'] / result['seconds']:.1f} ex/s)"
+    )
+    curve = Table(title=f"{result['backend']}: resident memory as examples go by")
+    curve.add_column("examples")
+    curve.add_column("RSS MB")
+    for done, mb in result["curve"]:
+        curve.add_row(str(done), f"{mb:.0f}")
+    console.print(curve)
+    steps = np.array([t for t, _ in result["costs"]], dtype=float)
+    cost = np.array([c for _, c in result["costs"]]) * 1000
+    slope, intercept = np.polyfit(steps, cost, 1)
+    table = Table(
+        title=f"{result['backend']}: ms per example by total timesteps "
+        f"(least squares: {intercept:.1f} ms + {slope:.2f} ms x timesteps)"
+    )
+    for column in ("timesteps", "examples", "mean ms", "line ms"):
+        table.add_column(column)
+    for low, high in ((1, 4), (5, 8), (9, 12), (13, 16), (17, 20), (21, 24)):
+        mask = (steps >= low) & (steps <= high)
+        if mask.any():
+            mid = steps[mask].mean()
+            table.add_row(
+                f"{low}-{high}",
+                str(int(mask.sum())),
+                f"{cost[mask].mean():.1f}",
+                f"{intercept + slope * mid:.1f}",
+            )
+    console.print(table)
+
+
 def run_worker(backend: str, variant: str, properties: list[str], examples: int) -> dict:
     command = [
         sys.executable,
@@ -94,9 +184,15 @@ def main() -> None:
     parser.add_argument("--backends", default=None, help="comma list (default: installed)")
     parser.add_argument("--properties", default=",".join(DEFAULT_PROPERTIES))
     parser.add_argument("--examples", type=int, default=20, help="examples per test and layer")
+    parser.add_argument(
+        "--scale", action="store_true", help="memory curve and cost by timesteps instead"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     properties = [p for p in args.properties.split(",") if p]
+    if args.worker and args.scale:
+        print(json.dumps(scale_worker(args.worker, args.examples)))
+        return
     if args.worker:
         backend, variant = args.worker.split(":")
         print(json.dumps(worker(backend, variant, properties, args.examples)))
@@ -114,6 +210,15 @@ def main() -> None:
     )
     console = Console(width=160)
     console.print(f"machine: {os.cpu_count()} cores; examples per test and layer: {args.examples}")
+    if args.scale:
+        for backend in backends:
+            command = [sys.executable, __file__, "--scale", "--worker", backend]
+            command += ["--examples", str(args.examples)]
+            result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+            if result.returncode != 0:
+                raise SystemExit(f"{backend} failed:\n{result.stderr[-3000:]}")
+            print_scale(console, json.loads(result.stdout.strip().splitlines()[-1]))
+        return
     table = Table(title="examples/s: harness vs naive (same examples, same property code)")
     for column in (
         "backend",
