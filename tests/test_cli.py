@@ -285,6 +285,9 @@ def test_ctrl_c_writes_a_report_of_what_finished_and_exits_130(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,  # a process group, as a terminal's Ctrl-C reaches
+        # A job started in the background (`cmd &` in a script, as CI may run us) inherits
+        # SIGINT ignored, and Python then keeps ignoring it: give the run a terminal's default.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     progress = tmp_path / "logs" / "keras3-tensorflow.progress.jsonl"
     deadline = time.monotonic() + 300
