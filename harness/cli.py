@@ -203,7 +203,14 @@ def run_target(
     precision: str = "strict",
     shrink: bool = True,
 ) -> dict:
-    """Run the properties for one target in its own process; return its results payload."""
+    """Run the properties for one target in its own process; return its results payload.
+
+    pytest runs in ``work`` (absolute paths everywhere), not in the caller's directory:
+    ``python -m pytest`` puts its working directory first on ``sys.path``, and in a
+    source checkout with a regular install the checkout's ``harness/`` would then
+    shadow the installed package that holds the properties.
+    """
+    work = work.resolve()
     results = work / f"{target}.results.json"
     progress_file = work / f"{target}.progress.jsonl"
     log = work / f"{target}.log"
@@ -244,7 +251,9 @@ def run_target(
     progress = TargetProgress(target, total, progress_file)
     live = out.is_terminal
     with log.open("w", encoding="utf-8") as log_stream:
-        process = subprocess.Popen(command, stdout=log_stream, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            command, stdout=log_stream, stderr=subprocess.STDOUT, env=env, cwd=work
+        )
         status = out.status(progress.line()) if live else None
         if status is not None:
             status.start()

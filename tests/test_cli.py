@@ -314,3 +314,36 @@ def test_ctrl_c_writes_a_report_of_what_finished_and_exits_130(tmp_path):
     not_run = [r for r in rows if r["status"] != "passed"]
     assert not_run and all(r["status"] == "error" for r in not_run)
     assert all(r["message"].startswith("not run: the run was interrupted") for r in not_run)
+
+
+def test_pytest_runs_in_the_work_directory_with_absolute_paths(tmp_path, monkeypatch):
+    """A checkout's harness/ in the caller's directory must not shadow the installed one."""
+    seen = {}
+
+    class FakePopen:
+        def __init__(self, command, **kwargs):
+            seen["command"], seen["cwd"] = command, kwargs.get("cwd")
+            self.returncode = 0
+
+        def poll(self):
+            return self.returncode
+
+    monkeypatch.setattr(cli.subprocess, "Popen", FakePopen)
+    monkeypatch.chdir(tmp_path)
+    cli.run_target(
+        "keras3-tensorflow",
+        properties=["chunked_equals_whole"],
+        layers=["LSTM"],
+        profile="dev",
+        seed=0,
+        known_failures="",
+        workers="1",
+        work=Path("reports") / "logs",  # relative, as the default --out gives it
+    )
+    assert Path(seen["cwd"]) == tmp_path / "reports" / "logs"
+    for arg in seen["command"]:
+        for prefix in ("--rnn-results=", "--rnn-progress="):
+            if arg.startswith(prefix):
+                assert Path(arg.removeprefix(prefix)).is_absolute(), arg
+        if arg.endswith(".py"):
+            assert Path(arg).is_absolute(), arg
