@@ -205,10 +205,11 @@ def run_target(
 ) -> dict:
     """Run the properties for one target in its own process; return its results payload.
 
-    pytest runs in ``work`` (absolute paths everywhere), not in the caller's directory:
-    ``python -m pytest`` puts its working directory first on ``sys.path``, and in a
-    source checkout with a regular install the checkout's ``harness/`` would then
-    shadow the installed package that holds the properties.
+    pytest runs in ``work`` with its own empty config file and rootdir there (absolute
+    paths everywhere), not with whatever the caller's directory holds: there pytest
+    would find a checkout's pyproject.toml, whose ``pythonpath`` puts the checkout's
+    ``harness/`` first on ``sys.path``, shadowing the installed package that holds
+    the properties (a regular install run from a clone).
     """
     work = work.resolve()
     results = work / f"{target}.results.json"
@@ -218,11 +219,15 @@ def run_target(
     for stale in (results, progress_file):
         stale.unlink(missing_ok=True)
     props = properties_dir()
+    ini = work / "pytest.ini"
+    ini.write_text("[pytest]\n# written by rnn-harness run: no settings from elsewhere\n")
     command = [
         sys.executable,
         "-m",
         "pytest",
         *[str(props / f"test_{p}.py") for p in properties],
+        f"--config-file={ini}",
+        f"--rootdir={work}",
         "-p",
         "no:cacheprovider",
         "-q",

@@ -317,7 +317,8 @@ def test_ctrl_c_writes_a_report_of_what_finished_and_exits_130(tmp_path):
 
 
 def test_pytest_runs_in_the_work_directory_with_absolute_paths(tmp_path, monkeypatch):
-    """A checkout's harness/ in the caller's directory must not shadow the installed one."""
+    """A checkout's harness/ (and its pytest config) near the caller must not shadow the
+    installed package: pytest gets its own directory, config file and rootdir."""
     seen = {}
 
     class FakePopen:
@@ -340,7 +341,11 @@ def test_pytest_runs_in_the_work_directory_with_absolute_paths(tmp_path, monkeyp
         workers="1",
         work=Path("reports") / "logs",  # relative, as the default --out gives it
     )
-    assert Path(seen["cwd"]) == tmp_path / "reports" / "logs"
+    work = tmp_path / "reports" / "logs"
+    assert Path(seen["cwd"]) == work
+    # pytest's config comes from the run, not from a pyproject.toml near the caller
+    assert f"--config-file={work / 'pytest.ini'}" in seen["command"]
+    assert f"--rootdir={work}" in seen["command"]
     for arg in seen["command"]:
         for prefix in ("--rnn-results=", "--rnn-progress="):
             if arg.startswith(prefix):
