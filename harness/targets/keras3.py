@@ -307,10 +307,12 @@ class Keras3Target(Target):
         compiled: bool = True,
         cache: bool = True,
         precision: str | None = None,
+        name: str | None = None,
+        keras=None,
     ):
         self.backend = backend
-        self.name = f"keras3-{backend}"
-        self.keras = import_keras(backend)
+        self.name = name or f"keras3-{backend}"
+        self.keras = keras if keras is not None else import_keras(backend)
         # Before any layer is built: the switches decide which kernels run.
         self.precision = precision or precision_from_env()
         self.precision_switches = apply_precision(backend, self.precision)

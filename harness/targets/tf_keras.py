@@ -12,7 +12,6 @@ import os
 import platform
 
 from harness.errors import HarnessUsageError
-from harness.precision import apply_precision, precision_from_env
 from harness.targets.keras3 import Keras3Target, distribution_version
 
 
@@ -49,16 +48,14 @@ class TfKerasTarget(Keras3Target):
     supports_use_cudnn = False  # Keras 2 layers choose cuDNN themselves: no use_cudnn argument
 
     def __init__(self, *, compiled: bool = True, cache: bool = True, precision: str | None = None):
-        self.backend = "tensorflow"
-        self.name = "tf-keras"
-        self.keras = import_tf_keras()
-        self.precision = precision or precision_from_env()
-        self.precision_switches = apply_precision("tensorflow", self.precision)
-        self._device = None
-        self.compiled = compiled
-        self.cache = cache
-        self._runners = {}
-        self.stats = {"models": 0, "compiles": 0, "shapes": set()}
+        super().__init__(
+            "tensorflow",
+            compiled=compiled,
+            cache=cache,
+            precision=precision,
+            name="tf-keras",
+            keras=import_tf_keras(),
+        )
 
     def versions(self) -> dict[str, str]:
         return {
