@@ -291,7 +291,7 @@ def run_target(
         # pytest was killed before writing its results: keep the verdicts it had printed.
         lost = "pytest was stopped before writing its results: only this status survived"
         payload = {
-            "target": {"name": target, "versions": {}, "device": "unknown", "precision": precision},
+            "target": _unknown_target(target, precision),
             "results": [
                 {
                     **_error_row(e["property"], e["layer"], target, lost),
@@ -304,10 +304,11 @@ def run_target(
         }
     else:
         payload = {
-            "target": {"name": target, "versions": {}, "device": "unknown", "precision": precision},
+            "target": _unknown_target(target, precision),
             "results": [],
         }
     payload["interrupted"] = interrupted
+    message = None
     if interrupted:
         message = "not run: the run was interrupted before this test finished"
     elif process.returncode not in (0, 1) or not payload["results"]:
@@ -316,7 +317,7 @@ def run_target(
             f"pytest exited with status {process.returncode} for {target}; "
             f"see {log}:\n" + "\n".join(tail)
         )
-    if interrupted or process.returncode not in (0, 1) or not payload["results"]:
+    if message is not None:
         ran = {(r["property"], r["layer"]) for r in payload["results"]}
         payload["results"] += [
             _error_row(p, layer, target, message)
@@ -327,11 +328,16 @@ def run_target(
     return payload
 
 
+def _unknown_target(target: str, precision: str) -> dict:
+    """A report's entry for a target whose process never said what it ran on."""
+    return {"name": target, "versions": {}, "device": "unknown", "precision": precision}
+
+
 def _not_run_payload(target: str, properties: list[str], layers: list[str], precision: str) -> dict:
     """The payload of a target the run never reached, because it was interrupted."""
     message = "not run: the run was interrupted before this target started"
     return {
-        "target": {"name": target, "versions": {}, "device": "unknown", "precision": precision},
+        "target": _unknown_target(target, precision),
         "results": [_error_row(p, layer, target, message) for p in properties for layer in layers],
         "interrupted": True,
     }

@@ -122,10 +122,25 @@ def device_details(backend: str) -> dict[str, Any]:
     return details
 
 
+def device_kind(backend: str) -> str:
+    """``"gpu"`` or ``"cpu"``: where ``backend`` computes by default."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+    if backend == "jax":
+        import jax
+
+        return "cpu" if jax.default_backend() == "cpu" else "gpu"
+    import torch
+
+    return "gpu" if torch.cuda.is_available() else "cpu"
+
+
 def _torch_details() -> dict[str, Any]:
     import torch
 
-    if not torch.cuda.is_available():
+    if device_kind("torch") == "cpu":
         return {"kind": "cpu"}
     return {
         "kind": "gpu",
@@ -138,7 +153,7 @@ def _torch_details() -> dict[str, Any]:
 def _jax_details() -> dict[str, Any]:
     import jax
 
-    if jax.default_backend() == "cpu":
+    if device_kind("jax") == "cpu":
         return {"kind": "cpu"}
     details: dict[str, Any] = {"kind": "gpu", "name": jax.devices()[0].device_kind}
     try:
@@ -155,9 +170,9 @@ def _jax_details() -> dict[str, Any]:
 def _tensorflow_details() -> dict[str, Any]:
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
+    if device_kind("tensorflow") == "cpu":
         return {"kind": "cpu"}
+    gpus = tf.config.list_physical_devices("GPU")
     build = tf.sysconfig.get_build_info()
     name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
     return {

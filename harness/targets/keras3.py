@@ -16,7 +16,7 @@ from importlib import metadata
 import numpy as np
 
 from harness.errors import HarnessUsageError
-from harness.precision import apply_precision, device_details, precision_from_env
+from harness.precision import apply_precision, device_details, device_kind, precision_from_env
 from harness.specs import LayerSpec
 from harness.targets.base import PATHS, ApiMissing, Output, Runner, Target
 
@@ -372,18 +372,5 @@ class Keras3Target(Target):
     @property
     def device(self) -> str:
         if self._device is None:
-            self._device = self._find_device()
+            self._device = device_kind(self.backend)
         return self._device
-
-    def _find_device(self) -> str:
-        if self.backend == "tensorflow":
-            import tensorflow as tf
-
-            return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
-        if self.backend == "jax":
-            import jax
-
-            return "cpu" if jax.default_backend() == "cpu" else "gpu"
-        import torch
-
-        return "gpu" if torch.cuda.is_available() else "cpu"
