@@ -14,6 +14,7 @@ in its counterexample all the same.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -39,6 +40,14 @@ MAX_WEIGHT_SCALE = 3.0  # with |x| <= 10 this drives gates into saturation and f
 MIN_RECURRENT_GAIN = 0.3  # the carried state must matter, or carry-over bugs hide
 MAX_RECURRENT_GAIN = 0.9  # below 1: contractive, so rounding errors do not compound
 MAX_SEED = 2**32 - 1
+
+# Strategies are built once and reused: building one per draw re-validates it every
+# time, which cost more than a PyTorch layer call (see benchmarks/bench.py).
+_SEEDS = st.integers(0, MAX_SEED)
+_INPUT_MAGNITUDES = st.sampled_from(INPUT_MAGNITUDES)
+_WEIGHT_SCALES = st.floats(MIN_WEIGHT_SCALE, MAX_WEIGHT_SCALE)
+_RECURRENT_GAINS = st.floats(MIN_RECURRENT_GAIN, MAX_RECURRENT_GAIN)
+_STATE_MAGNITUDES = st.sampled_from((0.0, 0.5, 1.0))
 
 
 def _check_range(name: str, low: int, high: int, *, floor: int, ceiling: int) -> None:
@@ -80,6 +89,13 @@ def chunk_splits(
     """
     _check_range("chunks", min_chunks, max_chunks, floor=1, ceiling=64)
     _check_range("length", min_length, max_length, floor=1, ceiling=256)
+    return _chunk_splits(min_chunks, max_chunks, min_length, max_length)
+
+
+@functools.cache
+def _chunk_splits(
+    min_chunks: int, max_chunks: int, min_length: int, max_length: int
+) -> st.SearchStrategy[tuple[int, ...]]:
     return st.lists(
         st.integers(min_length, max_length), min_size=min_chunks, max_size=max_chunks
     ).map(tuple)
@@ -117,13 +133,36 @@ def layer_specs(
     _check_range("units", min_units, max_units, floor=1, ceiling=256)
     _check_range("features", min_features, max_features, floor=1, ceiling=256)
 
-    def flag(value: bool | None) -> st.SearchStrategy[bool]:
-        return st.booleans() if value is None else st.just(value)
-
     if cudnn_eligible:
         check_argument(
             "SimpleRNN" not in kinds, "cudnn_eligible=True: SimpleRNN has no cuDNN kernel"
         )
+    return _layer_specs(
+        tuple(kinds),
+        min_units,
+        max_units,
+        min_features,
+        max_features,
+        return_sequences,
+        return_state,
+        cudnn_eligible,
+    )
+
+
+@functools.cache
+def _layer_specs(
+    kinds: tuple[str, ...],
+    min_units: int,
+    max_units: int,
+    min_features: int,
+    max_features: int,
+    return_sequences: bool | None,
+    return_state: bool | None,
+    cudnn_eligible: bool,
+) -> st.SearchStrategy[LayerSpec]:
+    def flag(value: bool | None) -> st.SearchStrategy[bool]:
+        return st.booleans() if value is None else st.just(value)
+
     return st.builds(
         LayerSpec,
         kind=st.sampled_from(list(kinds)),
@@ -150,10 +189,13 @@ def sequences(*, batch_size: int, timesteps: int, features: int) -> st.SearchStr
     check_argument(batch_size >= 1, f"batch_size={batch_size} must be at least 1")
     check_argument(timesteps >= 1, f"timesteps={timesteps} must be at least 1")
     check_argument(features >= 1, f"features={features} must be at least 1")
-    shape = (batch_size, timesteps, features)
-    return st.builds(
-        _uniform, st.integers(0, MAX_SEED), st.sampled_from(INPUT_MAGNITUDES), st.just(shape)
-    )
+    return _sequences((batch_size, timesteps, features))
+
+
+@st.composite
+def _sequences(draw: st.DrawFn, shape: tuple[int, int, int]) -> np.ndarray:
+    seed = draw(_SEEDS)
+    return _uniform(seed, draw(_INPUT_MAGNITUDES), shape)
 
 
 @st.composite
@@ -169,9 +211,9 @@ def weights(draw: st.DrawFn, spec: LayerSpec) -> list[np.ndarray]:
         >>> [w.shape for w in weights(spec).example()]
         [(3, 8), (2, 8), (8,)]
     """
-    scale = draw(st.floats(MIN_WEIGHT_SCALE, MAX_WEIGHT_SCALE))
-    gain = draw(st.floats(MIN_RECURRENT_GAIN, MAX_RECURRENT_GAIN))
-    seed = draw(st.integers(0, MAX_SEED))
+    scale = draw(_WEIGHT_SCALES)
+    gain = draw(_RECURRENT_GAINS)
+    seed = draw(_SEEDS)
     rng = np.random.default_rng(seed)
     arrays = [rng.uniform(-scale, scale, size=s) for s in spec.weight_shapes()]
     blocks = np.split(arrays[1], GATES[spec.kind], axis=1)
@@ -188,8 +230,8 @@ def layer_states(spec: LayerSpec, batch_size: int) -> st.SearchStrategy[list[np.
 
 @st.composite
 def _layer_states(draw: st.DrawFn, spec: LayerSpec, batch_size: int) -> list[np.ndarray]:
-    seed = draw(st.integers(0, MAX_SEED))
-    magnitude = draw(st.sampled_from((0.0, 0.5, 1.0)))
+    seed = draw(_SEEDS)
+    magnitude = draw(_STATE_MAGNITUDES)
     return [_uniform(seed + i, magnitude, (batch_size, spec.units)) for i in range(spec.n_states)]
 
 
@@ -253,6 +295,29 @@ def cases(
     check_argument(kind in LAYER_KINDS, f"kind={kind!r}; expected one of {', '.join(LAYER_KINDS)}")
     _check_range("chunks", min_chunks, max_chunks, floor=1, ceiling=64)
     _check_range("batch", min_batch, max_batch, floor=1, ceiling=64)
+    return _case_strategy(
+        kind,
+        min_chunks,
+        max_chunks,
+        min_batch,
+        max_batch,
+        return_sequences,
+        return_state,
+        cudnn_eligible,
+    )
+
+
+@functools.cache
+def _case_strategy(
+    kind: str,
+    min_chunks: int,
+    max_chunks: int,
+    min_batch: int,
+    max_batch: int,
+    return_sequences: bool | None,
+    return_state: bool | None,
+    cudnn_eligible: bool,
+) -> st.SearchStrategy[Case]:
     return _cases(
         kind=kind,
         min_chunks=min_chunks,
@@ -286,7 +351,7 @@ def _cases(
             cudnn_eligible=cudnn_eligible,
         )
     )
-    batch_size = draw(batch_sizes(min_size=min_batch, max_size=max_batch))
-    splits = draw(chunk_splits(min_chunks=min_chunks, max_chunks=max_chunks))
-    x = draw(sequences(batch_size=batch_size, timesteps=sum(splits), features=spec.features))
+    batch_size = draw(st.integers(min_batch, max_batch))
+    splits = draw(_chunk_splits(min_chunks, max_chunks, 1, MAX_CHUNK_LENGTH))
+    x = draw(_sequences((batch_size, sum(splits), spec.features)))
     return Case(spec, batch_size, splits, x, draw(weights(spec)))
