@@ -7,7 +7,11 @@ variants run the very same property code on the very same derandomized examples:
 - naive: a fresh model for every runner, random initializers, eager calls;
 - harness: runners cached per (spec, batch size, statefulness) within a test,
   zero initializers (weights are always loaded), and on JAX the call path
-  compiled once per input shape (see harness/targets/keras3.py).
+  compiled once per input shape (see harness/targets/keras3.py) and JAX's
+  persistent compilation cache (harness/compilation_cache.py) in a directory
+  that starts empty: what one run gains from programs that repeat within it;
+- harness, warm cache (JAX only): the harness again, on the cache the run before
+  filled, as on every run after the first on a machine or a CI cache.
 
     python benchmarks/bench.py                       # every installed backend
     python benchmarks/bench.py --backends jax --examples 50 --properties chunked_equals_whole
@@ -27,6 +31,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -53,7 +58,7 @@ def worker(backend: str, variant: str, properties: list[str], examples: int) -> 
     from tests.property_runner import run_property
 
     naive = variant == "naive"
-    target = Keras3Target(backend, compiled=not naive, cache=not naive)
+    target = Keras3Target(backend, compiled=not naive, cache=not naive)  # reads the cache env
     rows = []
     for prop in properties:
         module = importlib.import_module(f"properties.test_{prop}")
@@ -162,7 +167,11 @@ def print_scale(console, result: dict) -> None:
     console.print(table)
 
 
-def run_worker(backend: str, variant: str, properties: list[str], examples: int) -> dict:
+def run_worker(
+    backend: str, variant: str, properties: list[str], examples: int, cache_dir: str
+) -> dict:
+    # naive: no compilation cache; harness: cache_dir, empty at first, then warm.
+    env = dict(os.environ, RNN_HARNESS_JAX_CACHE="off" if variant == "naive" else cache_dir)
     command = [
         sys.executable,
         __file__,
@@ -173,7 +182,7 @@ def run_worker(backend: str, variant: str, properties: list[str], examples: int)
         "--examples",
         str(examples),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
     if result.returncode != 0:
         raise SystemExit(f"{backend}/{variant} failed:\n{result.stderr[-3000:]}")
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -214,7 +223,9 @@ def main() -> None:
         for backend in backends:
             command = [sys.executable, __file__, "--scale", "--worker", backend]
             command += ["--examples", str(args.examples)]
-            result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+            with tempfile.TemporaryDirectory(prefix="rnn-bench-jax-cache-") as cache_dir:
+                env = dict(os.environ, RNN_HARNESS_JAX_CACHE=cache_dir)  # starts empty
+                result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env)
             if result.returncode != 0:
                 raise SystemExit(f"{backend} failed:\n{result.stderr[-3000:]}")
             print_scale(console, json.loads(result.stdout.strip().splitlines()[-1]))
@@ -227,6 +238,8 @@ def main() -> None:
         "naive ex/s",
         "harness ex/s",
         "ratio",
+        "warm cache ex/s",
+        "warm ratio",
         "shapes",
         "models naive/harness",
         "jit compiles",
@@ -234,14 +247,18 @@ def main() -> None:
     ):
         table.add_column(column)
     for backend in backends:
-        results = {
-            v: run_worker(backend, v, properties, args.examples) for v in ("naive", "harness")
-        }
-        for naive_row, fast_row in zip(
-            results["naive"]["rows"], results["harness"]["rows"], strict=True
+        variants = ("naive", "harness") + (("harness-warm",) if backend == "jax" else ())
+        with tempfile.TemporaryDirectory(prefix="rnn-bench-jax-cache-") as cache_dir:
+            results = {
+                v: run_worker(backend, v, properties, args.examples, cache_dir) for v in variants
+            }
+        warm_rows = results.get("harness-warm", {}).get("rows") or [None] * len(properties)
+        for naive_row, fast_row, warm_row in zip(
+            results["naive"]["rows"], results["harness"]["rows"], warm_rows, strict=True
         ):
             naive_rate = naive_row["examples"] / naive_row["seconds"]
             fast_rate = fast_row["examples"] / fast_row["seconds"]
+            warm_rate = warm_row and warm_row["examples"] / warm_row["seconds"]
             table.add_row(
                 backend,
                 naive_row["property"],
@@ -249,6 +266,8 @@ def main() -> None:
                 f"{naive_rate:.1f}",
                 f"{fast_rate:.1f}",
                 f"{fast_rate / naive_rate:.1f}x",
+                f"{warm_rate:.1f}" if warm_rate else "-",
+                f"{warm_rate / naive_rate:.1f}x" if warm_rate else "-",
                 str(fast_row["shapes"]),
                 f"{naive_row['models']}/{fast_row['models']}",
                 str(fast_row["compiles"]),

@@ -118,6 +118,9 @@ def replay_lines(report: Report) -> list[str]:
         line = f"{info.get('name')} on {device_text(info)}: {versions or 'versions unknown'}"
         if info.get("shrink") is False:
             line += " (failures not shrunk: first counterexample found)"
+        cache = (info.get("compilation_cache") or {}).get("dir")
+        if cache:
+            line += f" (JAX compilation cache: {cache})"
         if info.get("error"):
             line += f" (target unavailable: {info['error']})"
         lines.append(line)

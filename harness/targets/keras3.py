@@ -15,6 +15,7 @@ from importlib import metadata
 
 import numpy as np
 
+from harness.compilation_cache import enable_jax_compilation_cache
 from harness.errors import HarnessUsageError
 from harness.precision import apply_precision, device_details, device_kind, precision_from_env
 from harness.specs import LayerSpec
@@ -316,6 +317,8 @@ class Keras3Target(Target):
         # Before any layer is built: the switches decide which kernels run.
         self.precision = precision or precision_from_env()
         self.precision_switches = apply_precision(backend, self.precision)
+        # JAX compiles every program it runs: keep them across examples, tests, workers, runs.
+        self.compilation_cache = enable_jax_compilation_cache() if backend == "jax" else None
         self._device: str | None = None
         self.compiled = compiled  # JAX: jit-compile the call path (see Keras3Runner)
         self.cache = cache  # reuse built runners per (spec, batch size, statefulness)
@@ -368,6 +371,12 @@ class Keras3Target(Target):
 
     def device_details(self) -> dict:
         return {**device_details(self.backend), "precision_switches": self.precision_switches}
+
+    def info(self) -> dict:
+        info = super().info()
+        if self.compilation_cache is not None:
+            info["compilation_cache"] = self.compilation_cache
+        return info
 
     @property
     def device(self) -> str:
