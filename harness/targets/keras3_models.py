@@ -68,8 +68,19 @@ class ModelRunner:
         (2, 5, 3)
     """
 
-    def __init__(self, keras, spec: ModelSpec, *, batch_size: int | None, stateful: bool):
+    def __init__(
+        self,
+        keras,
+        spec: ModelSpec,
+        *,
+        batch_size: int | None,
+        stateful: bool,
+        compiled: bool = False,
+    ):
         self.keras = keras
+        # JAX: run model(x) inside jax.jit (see Keras3Runner): eager, every call traces,
+        # lowers and compiles each recurrent layer's scan again.
+        self._jit = {} if compiled and keras.backend.backend() == "jax" else None
         self.spec = spec
         self.batch_size = batch_size
         self.stateful = stateful
@@ -132,7 +143,8 @@ class ModelRunner:
 
     def __call__(self, x: np.ndarray) -> ModelOutput:
         """Run ``x`` of shape ``(batch, timesteps, *spec.input_shape)`` through ``model(x)``."""
-        result = self.model(np.asarray(x, dtype=np.float32))
+        x = np.asarray(x, dtype=np.float32)
+        result = self.model(x) if self._jit is None else self._jit_call(x)
         if not isinstance(result, (list, tuple)):
             result = [result]
         arrays = [_numpy(self.keras, r) for r in result]
@@ -140,6 +152,29 @@ class ModelRunner:
         return ModelOutput(
             output=layers[-1], states=states if self.spec.return_state else None, layers=layers
         )
+
+    def _jit_call(self, x: np.ndarray):
+        """``model(x)`` compiled once per input shape, its stored states written back."""
+        import jax
+
+        states = self._variables() if self.stateful else []
+        state_ids = {id(v) for v in states}
+        variables = [v for v in self.model.variables if id(v) not in state_ids] + states
+        fn = self._jit.get(x.shape)
+        if fn is None:
+            model, keras = self.model, self.keras
+
+            def run(values, inputs):
+                mapping = list(zip(variables, values, strict=True))
+                with keras.StatelessScope(state_mapping=mapping) as scope:
+                    out = model(inputs)
+                    return out, [scope.get_current_value(v) for v in states]
+
+            fn = self._jit[x.shape] = jax.jit(run)
+        out, new_states = fn([v.value for v in variables], x)
+        for variable, value in zip(states, new_states, strict=True):
+            variable.assign(value)
+        return out
 
     def _variables(self) -> list[Any]:
         if not self.stateful:
@@ -207,7 +242,11 @@ def model_runner(target, spec: ModelSpec, *, batch_size: int | None, stateful: b
     runner = _cache.get(key)
     if runner is None:
         runner = _cache[key] = ModelRunner(
-            target.keras, spec, batch_size=batch_size, stateful=stateful
+            target.keras,
+            spec,
+            batch_size=batch_size,
+            stateful=stateful,
+            compiled=getattr(target, "compiled", False),
         )
     elif stateful:
         runner.set_states([np.zeros(s, np.float32) for s in spec.state_shapes(batch_size)])
