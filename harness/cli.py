@@ -456,9 +456,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     paths = write_all(report, out_dir)
     out.print(summary_table(report))
     interrupted = any(p.get("interrupted") for p in payloads)
+    installed = {t["name"]: t.get("versions") or {} for t in report["targets"]}
     for entry in [] if interrupted else unmatched_known_failures(known, report):
-        # Entries for targets or properties this run left out are not stale, just not run.
+        # Entries for targets or properties this run left out are not stale, just not run;
+        # nor are entries for other versions than those installed (another environment).
         if entry.target not in (*targets, "*") or entry.property not in properties:
+            continue
+        if not any(
+            entry.target in ("*", name) and entry.covers_versions(versions)
+            for name, versions in installed.items()
+        ):
             continue
         err.print(
             f"[yellow]warning:[/] known failure {entry.source} ({entry.property}, {entry.layer}, "

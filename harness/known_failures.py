@@ -65,6 +65,10 @@ class KnownFailure:
             return False
         if self.layer not in ("*", layer) or self.target not in ("*", target):
             return False
+        return self.covers_versions(versions)
+
+    def covers_versions(self, versions: dict) -> bool:
+        """Whether the installed ``versions`` satisfy every specifier of this entry."""
         for package, spec in self.versions.items():
             installed = versions.get(package)
             if installed is None:

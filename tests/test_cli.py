@@ -231,7 +231,10 @@ def test_known_failure_turns_the_failure_into_a_pass_of_the_gate(tmp_path):
         '[[known_failure]]\nproperty = "chunked_equals_whole"\nlayer = "*"\n'
         'target = "keras3-tensorflow"\nreason = "not run here"\n'
         '[[known_failure]]\nproperty = "reset_restores_zero_state"\nlayer = "LSTM"\n'
-        'target = "keras3-tensorflow"\nreason = "matches nothing in this run"\n',
+        'target = "keras3-tensorflow"\nreason = "matches nothing in this run"\n'
+        '[[known_failure]]\nproperty = "reset_restores_zero_state"\nlayer = "LSTM"\n'
+        'target = "keras3-tensorflow"\nversions = { keras = "==2.0.0" }\n'
+        'reason = "another environment: not installed here"\n',
         encoding="utf-8",
     )
     out = tmp_path / "out"
@@ -241,6 +244,7 @@ def test_known_failure_turns_the_failure_into_a_pass_of_the_gate(tmp_path):
     assert [r["status"] for r in report["results"]] == ["known_failure"]
     assert "kf.toml#2" not in result.stderr  # its property was not part of this run
     assert "kf.toml#3" in result.stderr and "matched no result" in result.stderr
+    assert "kf.toml#4" not in result.stderr  # for versions other than those installed
 
 
 def test_explain_without_a_report_says_to_run_first(capsys, tmp_path):
