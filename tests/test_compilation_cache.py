@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.compilation_cache import CACHE_ENV, cache_dir_from_env, default_cache_dir
+from harness.compilation_cache import CACHE_ENV, cache_dir_from_env, default_cache_dir, trim_cache
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,6 +31,16 @@ def test_off_turns_the_cache_off(monkeypatch, value):
 def test_a_named_directory_is_used(monkeypatch, tmp_path):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cc"))
     assert cache_dir_from_env() == tmp_path / "cc"
+
+
+def test_trim_deletes_the_oldest_entries_down_to_the_budget(tmp_path):
+    for age, name in enumerate(["newest", "middle", "oldest"]):
+        path = tmp_path / f"{name}-cache"
+        path.write_bytes(b"x" * 100)
+        os.utime(path, (1_000_000 - age * 1000, 1_000_000 - age * 1000))
+    assert trim_cache(tmp_path, max_bytes=250) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["middle-cache", "newest-cache"]
+    assert trim_cache(tmp_path, max_bytes=250) == 0  # within the budget: nothing to do
 
 
 def jax_target_in_a_fresh_process(cache: str, extra_env: dict | None = None) -> dict:
