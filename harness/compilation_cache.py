@@ -12,7 +12,9 @@ jax/jaxlib versions, so a hit is the executable XLA would have produced.
 
 The cache lives in ``RNN_HARNESS_JAX_CACHE`` (default
 ``$XDG_CACHE_HOME/rnn-harness/jax-compilation``, else ``~/.cache/...``);
-``RNN_HARNESS_JAX_CACHE=off`` turns it off. A cache the user configured for JAX
+``RNN_HARNESS_JAX_CACHE=off`` turns it off; a named directory that cannot be
+written is a usage error, an unwritable default runs without the cache (with a
+warning). A cache the user configured for JAX
 themselves (``JAX_COMPILATION_CACHE_DIR``) is used as it is. The directory is
 trimmed to ``MAX_CACHE_BYTES`` (oldest entries first) when a target starts. JAX
 writes entries without a lock; an entry another worker is still writing reads
@@ -23,6 +25,7 @@ truncated one fails to decompress, and JAX then warns and compiles.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +66,20 @@ def enable_jax_compilation_cache() -> dict[str, Any]:
         return {"dir": None}
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        writable = os.access(directory, os.W_OK)
+        reason = "not writable"
     except OSError as error:
-        raise HarnessUsageError(
-            f"{CACHE_ENV}: cannot create the JAX compilation cache directory {directory} "
-            f"({error.strerror}). Set {CACHE_ENV} to a writable directory, or to 'off'."
-        ) from None
+        writable, reason = False, error.strerror
+    if not writable:
+        message = (
+            f"{CACHE_ENV}: cannot use {directory} for the JAX compilation cache ({reason}). "
+            f"Set {CACHE_ENV} to a writable directory, or to 'off'."
+        )
+        if os.environ.get(CACHE_ENV, "").strip():
+            raise HarnessUsageError(message)  # the user named it: say so, run nothing
+        # The default place (a read-only home, say): run without the cache, and say it.
+        warnings.warn(message + " Running without it (slower on JAX).", stacklevel=2)
+        return {"dir": None, "warning": message}
     jax.config.update("jax_compilation_cache_dir", str(directory))
     # Every program counts: ours compile in 0.05-0.5 s, under JAX's default threshold of 1 s.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

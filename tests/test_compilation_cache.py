@@ -101,5 +101,29 @@ def test_unwritable_cache_directory_is_a_usage_error(tmp_path):
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"USAGE: {CACHE_ENV}: cannot create" in result.stdout
+    assert f"USAGE: {CACHE_ENV}: cannot use {blocker / 'cache'}" in result.stdout
     assert "'off'" in result.stdout
+
+
+def test_unwritable_default_directory_runs_without_the_cache_and_warns(tmp_path):
+    pytest.importorskip("jax")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    code = (
+        "import json, warnings\n"
+        "from harness.compilation_cache import enable_jax_compilation_cache\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    state = enable_jax_compilation_cache()\n"
+        "print(json.dumps({'state': state, 'warnings': [str(w.message) for w in caught]}))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_CACHE_HOME=str(blocker))
+    env.pop(CACHE_ENV, None)
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["state"]["dir"] is None
+    assert any("Running without it" in w for w in out["warnings"])
