@@ -71,6 +71,47 @@ def import_keras(backend: str):
     return keras
 
 
+class JaxCompiledCall:
+    """``module(x)`` under ``jax.jit``, compiled once per input shape, for a layer or a model.
+
+    The call runs inside a ``keras.StatelessScope`` that maps every variable of
+    ``module`` and the stored ``states`` (Keras does not track a stateful RNN's
+    state variables among them), and assigns the new states back afterwards: the
+    module's own stateful logic runs, compiled. Counts compiles in ``stats``.
+    """
+
+    def __init__(self, keras, module, states, *, stats: dict | None = None):
+        self.keras, self.module = keras, module
+        self.states = list(states)
+        state_ids = {id(v) for v in self.states}
+        self.variables = [v for v in module.variables if id(v) not in state_ids] + self.states
+        self.stats = stats if stats is not None else {}
+        self._by_shape: dict[tuple, object] = {}
+
+    def __call__(self, x: np.ndarray):
+        fn = self._by_shape.get(x.shape)
+        if fn is None:
+            self.stats["compiles"] = self.stats.get("compiles", 0) + 1
+            fn = self._by_shape[x.shape] = self._compile()
+        out, new_states = fn([v.value for v in self.variables], x)
+        for variable, value in zip(self.states, new_states, strict=True):
+            variable.assign(value)
+        return out
+
+    def _compile(self):
+        import jax
+
+        keras, module, variables, states = self.keras, self.module, self.variables, self.states
+
+        def run(values, x):
+            mapping = list(zip(variables, values, strict=True))
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                out = module(x)
+                return out, [scope.get_current_value(v) for v in states]
+
+        return jax.jit(run)
+
+
 class Keras3Runner(Runner):
     """One recurrent layer, built for a fixed batch size when stateful.
 
@@ -112,8 +153,15 @@ class Keras3Runner(Runner):
         self.layer.build((batch_size, None, spec.features))
         self._model = None
         self._compiled = False
-        self._jit = {} if compiled and keras.backend.backend() == "jax" else None
+        self._jit = self._jax_call(self.layer) if compiled else None
         self._functional = not compiled  # the obvious way: call the functional model
+
+    def _jax_call(self, layer) -> JaxCompiledCall | None:
+        """``layer(x)`` compiled on JAX (``None`` on other backends: eager calls)."""
+        if self.keras.backend.backend() != "jax":
+            return None
+        states = layer.states if self.stateful else []
+        return JaxCompiledCall(self.keras, layer, states, stats=self.stats)
 
     @property
     def model(self):
@@ -130,39 +178,7 @@ class Keras3Runner(Runner):
             return self.model(x)
         if self._jit is None:
             return self.layer(x)
-        fn = self._jit.get(x.shape)
-        if fn is None:
-            self.stats["compiles"] = self.stats.get("compiles", 0) + 1
-            fn = self._jit[x.shape] = self._jax_function()
-        variables = self._jax_variables()
-        out, new_states = fn([v.value for v in variables], x)
-        for variable, value in zip(self._jax_states(), new_states, strict=True):
-            variable.assign(value)
-        return out
-
-    def _jax_states(self) -> list:
-        return list(self.layer.states) if self.stateful else []
-
-    def _jax_variables(self) -> list:
-        states = {id(v) for v in self._jax_states()}
-        tracked = [v for v in self.layer.variables if id(v) not in states]
-        return tracked + self._jax_states()
-
-    def _jax_function(self):
-        import jax
-
-        layer, keras = self.layer, self.keras
-        variables, states = self._jax_variables(), self._jax_states()
-
-        def run(values, x):
-            with keras.StatelessScope(
-                state_mapping=list(zip(variables, values, strict=True))
-            ) as scope:
-                out = layer(x)
-                new_states = [scope.get_current_value(v) for v in states]
-            return out, new_states
-
-        return jax.jit(run)
+        return self._jit(x)
 
     def _tensor(self, value: np.ndarray):
         ops = getattr(self.keras, "ops", None)
@@ -292,9 +308,9 @@ class Keras3Runner(Runner):
         twin.layer = twin._model.layers[-1]
         twin._model.set_weights(self.model.get_weights())
         twin._compiled = False
-        twin._jit = None if self._jit is None else {}
         twin._functional = self._functional
         twin.stats = self.stats
+        twin._jit = None if self._jit is None else twin._jax_call(twin.layer)
         return twin
 
 

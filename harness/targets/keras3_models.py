@@ -36,6 +36,7 @@ import numpy as np
 from harness.errors import HarnessUsageError, check_argument
 from harness.models import ConvLSTM1DLayer, ModelSpec, RecurrentLayer
 from harness.targets.base import Output
+from harness.targets.keras3 import JaxCompiledCall
 
 _cache: dict[tuple, ModelRunner] = {}
 
@@ -78,9 +79,6 @@ class ModelRunner:
         compiled: bool = False,
     ):
         self.keras = keras
-        # JAX: run model(x) inside jax.jit (see Keras3Runner): eager, every call traces,
-        # lowers and compiles each recurrent layer's scan again.
-        self._jit = {} if compiled and keras.backend.backend() == "jax" else None
         self.spec = spec
         self.batch_size = batch_size
         self.stateful = stateful
@@ -114,6 +112,12 @@ class ModelRunner:
         self.reset_api = (
             "model.reset_states()" if hasattr(self.model, "reset_states") else "layer.reset_state()"
         )
+        # JAX: model(x) under jax.jit; eager, every call traces, lowers and compiles
+        # each recurrent layer's scan again.
+        self._jit = None
+        if compiled and keras.backend.backend() == "jax":
+            states = self._variables() if stateful else []
+            self._jit = JaxCompiledCall(keras, self.model, states)
 
     def _layer(self, entry):
         keras, policy = self.keras, self.spec.dtype
@@ -144,7 +148,7 @@ class ModelRunner:
     def __call__(self, x: np.ndarray) -> ModelOutput:
         """Run ``x`` of shape ``(batch, timesteps, *spec.input_shape)`` through ``model(x)``."""
         x = np.asarray(x, dtype=np.float32)
-        result = self.model(x) if self._jit is None else self._jit_call(x)
+        result = self.model(x) if self._jit is None else self._jit(x)
         if not isinstance(result, (list, tuple)):
             result = [result]
         arrays = [_numpy(self.keras, r) for r in result]
@@ -152,29 +156,6 @@ class ModelRunner:
         return ModelOutput(
             output=layers[-1], states=states if self.spec.return_state else None, layers=layers
         )
-
-    def _jit_call(self, x: np.ndarray):
-        """``model(x)`` compiled once per input shape, its stored states written back."""
-        import jax
-
-        states = self._variables() if self.stateful else []
-        state_ids = {id(v) for v in states}
-        variables = [v for v in self.model.variables if id(v) not in state_ids] + states
-        fn = self._jit.get(x.shape)
-        if fn is None:
-            model, keras = self.model, self.keras
-
-            def run(values, inputs):
-                mapping = list(zip(variables, values, strict=True))
-                with keras.StatelessScope(state_mapping=mapping) as scope:
-                    out = model(inputs)
-                    return out, [scope.get_current_value(v) for v in states]
-
-            fn = self._jit[x.shape] = jax.jit(run)
-        out, new_states = fn([v.value for v in variables], x)
-        for variable, value in zip(states, new_states, strict=True):
-            variable.assign(value)
-        return out
 
     def _variables(self) -> list[Any]:
         if not self.stateful:
