@@ -396,10 +396,19 @@ def summary_table(report: dict) -> Table:
 
 
 def unmatched_known_failures(entries: list[KnownFailure], report: dict) -> list[KnownFailure]:
-    """Entries that matched no result of a target this run included."""
-    versions = {t["name"]: t.get("versions", {}) for t in report["targets"]}
+    """Entries for the installed versions that matched no result of a target this run included.
+
+    An entry for other versions than those installed belongs to another environment:
+    matching nothing here says nothing about it.
+    """
+    versions = {t["name"]: t.get("versions") or {} for t in report["targets"]}
     unmatched = []
     for entry in entries:
+        if not any(
+            entry.target in ("*", name) and entry.covers_versions(installed)
+            for name, installed in versions.items()
+        ):
+            continue
         hit = any(
             entry.matches(
                 property_id=row["property"],
@@ -456,16 +465,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     paths = write_all(report, out_dir)
     out.print(summary_table(report))
     interrupted = any(p.get("interrupted") for p in payloads)
-    installed = {t["name"]: t.get("versions") or {} for t in report["targets"]}
     for entry in [] if interrupted else unmatched_known_failures(known, report):
-        # Entries for targets or properties this run left out are not stale, just not run;
-        # nor are entries for other versions than those installed (another environment).
+        # Entries for targets or properties this run left out are not stale, just not run.
         if entry.target not in (*targets, "*") or entry.property not in properties:
-            continue
-        if not any(
-            entry.target in ("*", name) and entry.covers_versions(versions)
-            for name, versions in installed.items()
-        ):
             continue
         err.print(
             f"[yellow]warning:[/] known failure {entry.source} ({entry.property}, {entry.layer}, "
