@@ -43,7 +43,27 @@ def test_trim_deletes_the_oldest_entries_down_to_the_budget(tmp_path):
     assert trim_cache(tmp_path, max_bytes=250) == 0  # within the budget: nothing to do
 
 
-def jax_target_in_a_fresh_process(cache: str, extra_env: dict | None = None) -> dict:
+def python_in_a_fresh_process(code: str, **env_changes: str | None) -> str:
+    """Run ``code`` in a new interpreter (JAX opens its cache once per process); its stdout.
+
+    ``env_changes`` set variables, or remove them where the value is ``None``; a cache
+    set for JAX itself (``JAX_COMPILATION_CACHE_DIR``) is always removed.
+    """
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("JAX_COMPILATION_CACHE_DIR", None)
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def jax_target_in_a_fresh_process(cache: str) -> dict:
     """Build the keras3-jax target, run one LSTM call, return its info and the cache's files."""
     code = """
 import json, os, numpy as np
@@ -57,14 +77,8 @@ directory = (info.get("compilation_cache") or {}).get("dir")
 files = sorted(os.listdir(directory)) if directory else []
 print(json.dumps({"info": info, "files": files}))
 """
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3", **(extra_env or {}))
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    env[CACHE_ENV] = cache
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    stdout = python_in_a_fresh_process(code, **{CACHE_ENV: cache})
+    return json.loads(stdout.strip().splitlines()[-1])
 
 
 def test_jax_target_writes_its_programs_to_the_cache_and_reports_it(tmp_path):
@@ -95,14 +109,9 @@ def test_unwritable_cache_directory_is_a_usage_error(tmp_path):
         "try:\n    Keras3Target('jax')\n"
         "except HarnessUsageError as error:\n    print('USAGE:', error)\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO), **{CACHE_ENV: str(blocker / "cache")})
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"USAGE: {CACHE_ENV}: cannot use {blocker / 'cache'}" in result.stdout
-    assert "'off'" in result.stdout
+    stdout = python_in_a_fresh_process(code, **{CACHE_ENV: str(blocker / "cache")})
+    assert f"USAGE: {CACHE_ENV}: cannot use {blocker / 'cache'}" in stdout
+    assert "'off'" in stdout
 
 
 def test_unwritable_default_directory_runs_without_the_cache_and_warns(tmp_path):
@@ -117,13 +126,7 @@ def test_unwritable_default_directory_runs_without_the_cache_and_warns(tmp_path)
         "    state = enable_jax_compilation_cache()\n"
         "print(json.dumps({'state': state, 'warnings': [str(w.message) for w in caught]}))\n"
     )
-    env = dict(os.environ, PYTHONPATH=str(REPO), XDG_CACHE_HOME=str(blocker))
-    env.pop(CACHE_ENV, None)
-    env.pop("JAX_COMPILATION_CACHE_DIR", None)
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    stdout = python_in_a_fresh_process(code, XDG_CACHE_HOME=str(blocker), **{CACHE_ENV: None})
+    out = json.loads(stdout.strip().splitlines()[-1])
     assert out["state"]["dir"] is None
     assert any("Running without it" in w for w in out["warnings"])
