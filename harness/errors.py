@@ -1,11 +1,17 @@
-"""Exception types shared by the harness.
+"""Exception types and exit statuses shared by the harness.
 
 User mistakes (bad arguments, missing files, unknown ids) raise
-``HarnessUsageError``; the CLI prints its message on one line and exits 2
-instead of showing a traceback.
+``HarnessUsageError``; every command prints its message on one line and exits
+``EXIT_USAGE`` instead of showing a traceback.
 """
 
 from __future__ import annotations
+
+# Exit statuses of every rnn-harness command.
+EXIT_OK = 0  # every result passed, or is a reviewed known failure
+EXIT_FAILED = 1  # a new failure, an error, a flaky result, or a known failure that did not reproduce
+EXIT_USAGE = 2  # a usage or configuration error: one line on stderr, no traceback
+EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 
 
 class HarnessUsageError(ValueError):
