@@ -11,33 +11,15 @@ import os
 import platform
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 
 import numpy as np
 
 from harness.compilation_cache import enable_jax_compilation_cache
+from harness.env import BACKEND_DISTRIBUTIONS, distribution_version
 from harness.errors import HarnessUsageError
 from harness.precision import apply_precision, device_details, device_kind, precision_from_env
 from harness.specs import LayerSpec
 from harness.targets.base import PATHS, ApiMissing, Output, Runner, Target
-
-BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
-# Distribution names to try for each backend's version, in order.
-BACKEND_DISTRIBUTIONS = {
-    "tensorflow": ("tensorflow", "tensorflow-cpu"),
-    "jax": ("jax",),
-    "torch": ("torch",),
-}
-
-
-def distribution_version(*names: str) -> str | None:
-    """The installed version of the first distribution in ``names`` that exists."""
-    for name in names:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return None
 
 
 def import_keras(backend: str):
@@ -364,12 +346,6 @@ class Keras3Target(Target):
             # and a broken reset must not leak state from one example into the next.
             runner.set_states([np.zeros(v.shape, np.float32) for v in runner.layer.states])
         return runner
-
-    def model_runner(self, spec, *, batch_size: int | None, stateful: bool):
-        """A runner for a whole model described by a ``harness.models.ModelSpec``."""
-        from harness.targets import keras3_models
-
-        return keras3_models.model_runner(self, spec, batch_size=batch_size, stateful=stateful)
 
     def clear(self) -> None:
         from harness.targets import keras3_models

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import platform
 
+from harness.env import distribution_version
 from harness.errors import HarnessUsageError
-from harness.targets.keras3 import Keras3Target, distribution_version
+from harness.targets.keras3 import Keras3Target
 
 
 def keras2_distribution() -> str | None:
