@@ -9,7 +9,8 @@ from __future__ import annotations
 
 # Exit statuses of every rnn-harness command.
 EXIT_OK = 0  # every result passed, or is a reviewed known failure
-EXIT_FAILED = 1  # a new failure, an error, a flaky result, or a known failure that did not reproduce
+# A new failure, an error, a flaky result, or a known failure that did not reproduce:
+EXIT_FAILED = 1
 EXIT_USAGE = 2  # a usage or configuration error: one line on stderr, no traceback
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
 

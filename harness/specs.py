@@ -1,13 +1,28 @@
-"""Plain-data descriptions of what to build.
+"""Plain-data descriptions of what to build, and of a drawn example.
 
-A ``LayerSpec`` is hashable and JSON-friendly: it keys model caches, appears in
-counterexamples and reports, and is what a reproducer script rebuilds from.
+A ``LayerSpec`` (one recurrent layer) and a ``ModelSpec`` (a small Sequential-like
+stack: an optional ``Masking`` layer, recurrent layers each a ``RecurrentLayer``
+with its wrappers and options, or one ``ConvLSTM1DLayer``, then an optional
+``TimeDistributed(Dense)`` head) are frozen, hashable and JSON-friendly: they key
+runner caches, appear in counterexamples and reports, and are what a reproducer
+rebuilds from. ``Case`` and ``ModelCase`` are one drawn example each (spec,
+weights, inputs, chunking); ``harness.strategies`` draws them.
+
+Weights of a whole model are one flat list in Keras order (``model.get_weights()``):
+layer by layer, a ``Bidirectional`` layer's forward weights before its backward
+weights, the head last. ``ModelSpec.split_weights`` cuts that list back into
+per-layer pieces for the reference.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from harness.errors import check_argument
 
@@ -148,3 +163,437 @@ class LayerSpec:
 
     def replace(self, **changes: Any) -> LayerSpec:
         return dataclasses.replace(self, **changes)
+
+
+DTYPE_POLICIES = ("float32", "mixed_float16")
+PADDINGS = ("same", "valid")  # ConvLSTM1D padding along its one spatial axis
+
+
+@dataclass(frozen=True)
+class RecurrentLayer:
+    """One ``LSTM``, ``GRU`` or ``SimpleRNN`` in a model, with its wrappers and options.
+
+    Args:
+        layer: the recurrent layer itself; its ``return_state`` must be False (a model
+            returns states through ``ModelSpec.return_state``).
+        bidirectional: wrap it in ``Bidirectional`` (``merge_mode="concat"``): its
+            output is the forward and the backward output side by side.
+        go_backwards: process each input sequence from its last timestep to its first.
+        unroll: unroll the recurrence (needs ``ModelSpec.timesteps``).
+
+    Example:
+        >>> RecurrentLayer(LayerSpec("GRU", units=2, features=3), bidirectional=True).width
+        4
+    """
+
+    layer: LayerSpec
+    bidirectional: bool = False
+    go_backwards: bool = False
+    unroll: bool = False
+
+    def __post_init__(self) -> None:
+        check_argument(
+            isinstance(self.layer, LayerSpec),
+            f"layer={self.layer!r} must be a LayerSpec, e.g. LayerSpec('LSTM', units=2, features=1)",
+        )
+        check_argument(
+            not self.layer.return_state,
+            "layer.return_state=True is not used inside a model; "
+            "set ModelSpec(return_state=True) to have every layer return its states",
+        )
+        check_argument(
+            not (self.bidirectional and self.go_backwards),
+            "bidirectional=True with go_backwards=True: Bidirectional builds its own "
+            "backward copy; set go_backwards=False",
+        )
+
+    @property
+    def features(self) -> int:
+        """Size of each input timestep."""
+        return self.layer.features
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input timestep."""
+        return (self.layer.features,)
+
+    @property
+    def width(self) -> int:
+        """Size of each output timestep (both directions for ``bidirectional``)."""
+        return self.layer.units * (2 if self.bidirectional else 1)
+
+    @property
+    def return_sequences(self) -> bool:
+        return self.layer.return_sequences
+
+    @property
+    def directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def n_states(self) -> int:
+        """State tensors this layer carries, both directions counted."""
+        return self.layer.n_states * self.directions
+
+    def state_shapes(self, batch_size: int) -> list[tuple[int, ...]]:
+        return [(batch_size, self.layer.units)] * self.n_states
+
+    def weight_shapes(self) -> list[tuple[int, ...]]:
+        return self.layer.weight_shapes() * self.directions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": "recurrent",
+            "layer": self.layer.to_dict(),
+            "bidirectional": self.bidirectional,
+            "go_backwards": self.go_backwards,
+            "unroll": self.unroll,
+        }
+
+
+@dataclass(frozen=True)
+class ConvLSTM1DLayer:
+    """One ``ConvLSTM1D`` layer: inputs ``(batch, time, rows, channels)``.
+
+    Args:
+        filters: output channels, the size of each state's last axis.
+        kernel_size: width of the convolution along ``rows``.
+        rows: length of the one spatial axis of each input timestep.
+        channels: input channels.
+        padding: ``"same"`` (rows kept) or ``"valid"`` (``rows - kernel_size + 1`` rows).
+        return_sequences: return the output at every timestep.
+        use_bias: whether the layer has a bias.
+
+    Example:
+        >>> ConvLSTM1DLayer(filters=2, kernel_size=3, rows=4, channels=1, padding="valid").out_rows
+        2
+    """
+
+    filters: int
+    kernel_size: int
+    rows: int
+    channels: int
+    padding: str = "same"
+    return_sequences: bool = True
+    use_bias: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("filters", "kernel_size", "rows", "channels"):
+            value = getattr(self, name)
+            check_argument(
+                isinstance(value, int) and value >= 1, f"{name}={value!r} must be at least 1"
+            )
+        check_argument(
+            self.padding in PADDINGS,
+            f"padding={self.padding!r} is not supported; use one of {PADDINGS}",
+        )
+        check_argument(
+            self.padding == "same" or self.kernel_size <= self.rows,
+            f"kernel_size={self.kernel_size} is wider than rows={self.rows} with "
+            "padding='valid'; use padding='same' or a kernel_size of at most rows",
+        )
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.rows, self.channels)
+
+    @property
+    def out_rows(self) -> int:
+        return self.rows if self.padding == "same" else self.rows - self.kernel_size + 1
+
+    @property
+    def n_states(self) -> int:
+        return 2  # h and c, as for LSTM
+
+    def state_shapes(self, batch_size: int) -> list[tuple[int, ...]]:
+        return [(batch_size, self.out_rows, self.filters)] * 2
+
+    def weight_shapes(self) -> list[tuple[int, ...]]:
+        g = 4 * self.filters
+        shapes = [(self.kernel_size, self.channels, g), (self.kernel_size, self.filters, g)]
+        return [*shapes, (g,)] if self.use_bias else shapes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "conv_lstm1d", **dataclasses.asdict(self)}
+
+
+ModelLayer = RecurrentLayer | ConvLSTM1DLayer
+
+
+def _layer_from_dict(data: dict[str, Any]) -> ModelLayer:
+    data = dict(data)
+    kind = data.pop("type", None)
+    if kind == "recurrent":
+        return RecurrentLayer(layer=LayerSpec.from_dict(data.pop("layer")), **data)
+    check_argument(
+        kind == "conv_lstm1d",
+        f"type={kind!r} is not a model layer type; expected 'recurrent' or 'conv_lstm1d'",
+    )
+    return ConvLSTM1DLayer(**data)
+
+
+@dataclass(frozen=True)
+class StateGroup:
+    """The states one stateful layer (one direction of it) holds, in ``states()`` order."""
+
+    layer: int  # index into ModelSpec.layers
+    direction: str  # "forward" or "backward"
+    start: int  # first index in the flat list of states
+    count: int
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A small Sequential-like model, as plain data.
+
+    Args:
+        layers: one or more ``RecurrentLayer`` (each feeding the next), or exactly one
+            ``ConvLSTM1DLayer``.
+        dense_units: if set, a ``TimeDistributed(Dense(dense_units))`` head follows the
+            last layer (which must return sequences).
+        mask_value: if set, a ``Masking(mask_value)`` layer comes first: a timestep whose
+            features all equal it is skipped.
+        timesteps: a fixed time dimension for the ``Input``; ``unroll`` needs one.
+        dtype: the dtype policy of every layer, one of ``DTYPE_POLICIES``.
+        return_state: every recurrent layer also returns its final states.
+
+    Example:
+        >>> lstm = RecurrentLayer(LayerSpec("LSTM", units=2, features=1))
+        >>> gru = RecurrentLayer(LayerSpec("GRU", units=3, features=2))
+        >>> ModelSpec(layers=(lstm, gru), dense_units=1).n_states
+        3
+    """
+
+    layers: tuple[ModelLayer, ...]
+    dense_units: int | None = None
+    mask_value: float | None = None
+    timesteps: int | None = None
+    dtype: str = "float32"
+    return_state: bool = False
+
+    def __post_init__(self) -> None:
+        check_argument(
+            isinstance(self.layers, (tuple, list)),
+            f"layers={self.layers!r} must be a tuple of RecurrentLayer or ConvLSTM1DLayer",
+        )
+        object.__setattr__(self, "layers", tuple(self.layers))  # hashable, whatever came in
+        check_argument(len(self.layers) >= 1, "layers=() must hold at least one layer")
+        for i, entry in enumerate(self.layers):
+            check_argument(
+                isinstance(entry, (RecurrentLayer, ConvLSTM1DLayer)),
+                f"layers[{i}]={entry!r} must be a RecurrentLayer or a ConvLSTM1DLayer",
+            )
+        if any(isinstance(e, ConvLSTM1DLayer) for e in self.layers):
+            check_argument(
+                len(self.layers) == 1,
+                f"layers has {len(self.layers)} entries with a ConvLSTM1DLayer; "
+                "a ConvLSTM1DLayer must be the only layer",
+            )
+            check_argument(
+                self.dense_units is None and self.mask_value is None,
+                f"dense_units={self.dense_units!r}, mask_value={self.mask_value!r}: "
+                "a ConvLSTM1D model takes no head and no mask; set both to None",
+            )
+        for i, (before, after) in enumerate(zip(self.layers, self.layers[1:], strict=False)):
+            check_argument(
+                before.return_sequences,
+                f"layers[{i}] has return_sequences=False but feeds layers[{i + 1}]; "
+                "every layer but the last must return sequences",
+            )
+            check_argument(
+                after.features == before.width,
+                f"layers[{i + 1}].layer.features={after.features} must equal the output "
+                f"width of layers[{i}] ({before.width})",
+            )
+        if self.dense_units is not None:
+            check_argument(
+                isinstance(self.dense_units, int) and self.dense_units >= 1,
+                f"dense_units={self.dense_units!r} must be at least 1, or None for no head",
+            )
+            check_argument(
+                self.layers[-1].return_sequences,
+                "dense_units is set but the last layer has return_sequences=False; "
+                "TimeDistributed(Dense) needs a sequence",
+            )
+        if self.mask_value is not None:
+            check_argument(
+                isinstance(self.mask_value, (int, float)) and math.isfinite(self.mask_value),
+                f"mask_value={self.mask_value!r} must be a finite number, or None for no mask",
+            )
+        if self.timesteps is not None:
+            check_argument(
+                isinstance(self.timesteps, int) and self.timesteps >= 1,
+                f"timesteps={self.timesteps!r} must be at least 1, or None for any length",
+            )
+        unrolled = [i for i, e in enumerate(self.layers) if getattr(e, "unroll", False)]
+        check_argument(
+            not unrolled or self.timesteps is not None,
+            f"layers{unrolled} have unroll=True but timesteps=None; "
+            "an unrolled RNN needs a fixed time dimension: set timesteps",
+        )
+        check_argument(
+            self.dtype in DTYPE_POLICIES,
+            f"dtype={self.dtype!r} is not supported; use one of {DTYPE_POLICIES}",
+        )
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input timestep: ``(features,)``, or ``(rows, channels)`` for ConvLSTM1D."""
+        return self.layers[0].input_shape
+
+    @property
+    def n_states(self) -> int:
+        """State tensors of every stateful layer together (``states()`` returns this many)."""
+        return sum(e.n_states for e in self.layers)
+
+    def state_shapes(self, batch_size: int) -> list[tuple[int, ...]]:
+        """Shapes of ``states()``: layer by layer, forward direction before backward."""
+        return [s for e in self.layers for s in e.state_shapes(batch_size)]
+
+    def state_groups(self) -> list[StateGroup]:
+        """Where each stateful layer's (and direction's) states sit in ``states()``."""
+        groups, start = [], 0
+        for i, entry in enumerate(self.layers):
+            directions = ("forward", "backward")[: getattr(entry, "directions", 1)]
+            per_direction = entry.n_states // len(directions)
+            for direction in directions:
+                groups.append(StateGroup(i, direction, start, per_direction))
+                start += per_direction
+        return groups
+
+    def weight_shapes(self) -> list[tuple[int, ...]]:
+        """Shapes of ``model.get_weights()``, in Keras order."""
+        shapes = [s for e in self.layers for s in e.weight_shapes()]
+        if self.dense_units is not None:
+            shapes += [(self.layers[-1].width, self.dense_units), (self.dense_units,)]
+        return shapes
+
+    def split_weights(self, weights: Sequence[np.ndarray]) -> list[list[np.ndarray]]:
+        """Cut a flat weight list into one list per layer direction, then the head.
+
+        A ``Bidirectional`` layer gives two lists (forward, backward), every other
+        layer one, the ``TimeDistributed(Dense)`` head one (kernel, bias) at the end.
+
+        Example:
+            >>> spec = ModelSpec((RecurrentLayer(LayerSpec("SimpleRNN", 1, 1), True),), 2)
+            >>> [len(p) for p in spec.split_weights(model_weights(spec).example())]
+            [3, 3, 2]
+        """
+        shapes = self.weight_shapes()
+        check_argument(
+            len(weights) == len(shapes),
+            f"weights has {len(weights)} arrays; this model has {len(shapes)}: {shapes}",
+        )
+        pieces, start = [], 0
+        for entry in self.layers:
+            directions = getattr(entry, "directions", 1)
+            per_direction = len(entry.weight_shapes()) // directions
+            for _ in range(directions):
+                pieces.append(list(weights[start : start + per_direction]))
+                start += per_direction
+        if self.dense_units is not None:
+            pieces.append(list(weights[start:]))
+        return pieces
+
+    def replace(self, **changes: Any) -> ModelSpec:
+        """The same model with some fields changed."""
+        return dataclasses.replace(self, **changes)
+
+    def with_layer_options(self, **changes: Any) -> ModelSpec:
+        """The same model with ``changes`` (e.g. ``unroll=True``) on every recurrent layer."""
+        layers = tuple(
+            dataclasses.replace(e, **changes) if isinstance(e, RecurrentLayer) else e
+            for e in self.layers
+        )
+        return dataclasses.replace(self, layers=layers)
+
+    def returning_everything(self) -> ModelSpec:
+        """The same model with the last layer returning sequences and every layer its states.
+
+        What a whole-sequence run is compared with: its output at every timestep and
+        every layer's final states.
+        """
+        last = self.layers[-1]
+        if isinstance(last, RecurrentLayer):
+            last = dataclasses.replace(last, layer=last.layer.replace(return_sequences=True))
+        else:
+            last = dataclasses.replace(last, return_sequences=True)
+        return dataclasses.replace(self, layers=(*self.layers[:-1], last), return_state=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "layers": [e.to_dict() for e in self.layers],
+            "dense_units": self.dense_units,
+            "mask_value": self.mask_value,
+            "timesteps": self.timesteps,
+            "dtype": self.dtype,
+            "return_state": self.return_state,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        data = dict(data)
+        layers = tuple(_layer_from_dict(e) for e in data.pop("layers"))
+        return cls(layers=layers, **data)
+
+
+# --- Drawn examples ---------------------------------------------------------------------
+
+
+class ChunkedExample:
+    """A drawn batch of sequences ``x`` and the lengths ``splits`` it is cut into along time."""
+
+    splits: tuple[int, ...]
+    x: np.ndarray
+
+    @property
+    def timesteps(self) -> int:
+        return int(sum(self.splits))
+
+    def boundaries(self) -> list[int]:
+        """Timestep indices where a new chunk starts (excluding 0)."""
+        return list(np.cumsum(self.splits)[:-1].tolist())
+
+    def chunks(self, x: np.ndarray | None = None) -> list[np.ndarray]:
+        """``x`` (default: the example's) cut into consecutive chunks following ``splits``."""
+        return np.split(self.x if x is None else x, self.boundaries(), axis=1)
+
+
+@dataclass
+class Case(ChunkedExample):
+    """One drawn example: a layer, its weights, a batch of sequences and its chunking."""
+
+    spec: LayerSpec
+    batch_size: int
+    splits: tuple[int, ...]
+    x: np.ndarray
+    weights: list[np.ndarray]
+
+    def to_dict(self) -> dict:
+        return {
+            "spec": self.spec.to_dict(),
+            "batch_size": self.batch_size,
+            "splits": list(self.splits),
+            "x": self.x.tolist(),
+            "weights": [w.tolist() for w in self.weights],
+        }
+
+
+@dataclass
+class ModelCase(ChunkedExample):
+    """One drawn example for a model: spec, weights, a batch of sequences and its chunking."""
+
+    spec: ModelSpec
+    batch_size: int
+    splits: tuple[int, ...]
+    x: np.ndarray
+    weights: list[np.ndarray]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spec": self.spec.to_dict(),
+            "batch_size": self.batch_size,
+            "splits": list(self.splits),
+            "x": self.x.tolist(),
+            "weights": [w.tolist() for w in self.weights],
+        }

@@ -33,13 +33,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.models import (
-    RecurrentLayer,
-    conv_lstm1d_model_specs,
-    model_cases,
-    model_specs,
-)
 from harness.reference import run_reference, zero_states
+from harness.specs import RecurrentLayer
+from harness.strategies import conv_lstm1d_model_specs, model_cases, model_specs
 from harness.targets.keras3_models import model_runner
 from harness.tolerance import Tolerance
 

@@ -45,9 +45,9 @@ from hypothesis.stateful import (
 
 from harness.check import PropertyCheck
 from harness.reference import run_reference, zero_states
+from harness.specs import Case
 from harness.strategies import (
     MAX_CHUNK_LENGTH,
-    Case,
     batch_sizes,
     layer_specs,
     layer_states,

@@ -7,10 +7,10 @@ import time
 import numpy as np
 from hypothesis import HealthCheck, Phase, given, settings
 
-from harness.models import model_cases, model_specs
 from harness.reference import run_reference
+from harness.strategies import model_cases, model_specs
 from harness.targets import get_target
-from harness.targets.keras3_models import clear_model_cache, model_runner
+from harness.targets.keras3_models import model_runner
 from properties.test_composition import MIXED_PRECISION_MAGNITUDES
 
 target, kind, n = get_target(sys.argv[1]), sys.argv[2], int(sys.argv[3])
@@ -56,7 +56,6 @@ def survey(case):
     for state, want in zip(out.states, ref.states, strict=True):
         update(state, want)
     worst["examples"] += 1
-    clear_model_cache()
     target.clear()
 
 

@@ -18,9 +18,8 @@ import pytest
 
 from harness.errors import PropertyFailure
 from harness.known_failures import find_known_failure, load_known_failures
-from harness.models import ModelSpec, RecurrentLayer
-from harness.specs import GATES
-from harness.targets.keras3_models import ModelOutput, clear_model_cache
+from harness.specs import GATES, ModelSpec, RecurrentLayer
+from harness.targets.keras3_models import ModelOutput
 from harness.targets.keras3_models import model_runner as real_model_runner
 from properties import test_composition as composition
 from tests.property_runner import property_id, run_property
@@ -275,10 +274,7 @@ PROPERTY_TESTS = sorted({fn for fn, _, _ in BITES}, key=lambda fn: fn.__name__)
 
 
 def run(prop, target, layer_kind: str, max_examples: int):
-    try:
-        return run_property(prop, target, layer_kind, max_examples=max_examples)
-    finally:
-        clear_model_cache()
+    return run_property(prop, target, layer_kind, max_examples=max_examples)
 
 
 @pytest.mark.parametrize(

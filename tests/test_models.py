@@ -1,4 +1,4 @@
-"""``ModelSpec`` and its strategies (``harness.models``), and the Keras 3 model runner.
+"""``ModelSpec`` and its strategies (``harness.strategies.models``), and the Keras 3 model runner.
 
 Four families: bad specs and strategy arguments raise ``HarnessUsageError`` naming
 the argument and the value received; specs are hashable and survive JSON; drawn
@@ -16,25 +16,22 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from harness.errors import HarnessUsageError
-from harness.models import (
+from harness.specs import GATES, LAYER_KINDS, ConvLSTM1DLayer, LayerSpec, ModelSpec, RecurrentLayer
+from harness.strategies import MAX_RECURRENT_GAIN, MIN_RECURRENT_GAIN
+from harness.strategies.models import (
     MAX_DENSE_UNITS,
     MAX_LAYERS,
     MAX_MODEL_BATCH,
     MAX_MODEL_FEATURES,
     MAX_MODEL_TIMESTEPS,
     MAX_MODEL_UNITS,
-    ConvLSTM1DLayer,
-    ModelSpec,
-    RecurrentLayer,
     conv_lstm1d_model_specs,
     model_cases,
     model_inputs,
     model_specs,
     model_weights,
 )
-from harness.specs import GATES, LAYER_KINDS, LayerSpec
-from harness.strategies import MAX_RECURRENT_GAIN, MIN_RECURRENT_GAIN
-from harness.targets.keras3_models import clear_model_cache, model_runner
+from harness.targets.keras3_models import model_runner
 
 EXAMPLES = settings(max_examples=50, deadline=None)
 # find() stops at the first match; the budget only bounds a search that would fail.
@@ -334,7 +331,6 @@ def test_every_layer_kind_can_follow_the_first() -> None:
 @pytest.fixture
 def fresh_models(target):
     yield
-    clear_model_cache()
     target.clear()
 
 
@@ -366,15 +362,22 @@ def test_runner_loads_reads_sets_and_resets_what_the_spec_says(target, fresh_mod
     assert all((s == 0.5).all() for s in runner.states())
 
 
-def test_a_cached_stateful_runner_comes_back_with_zero_states(target, fresh_models) -> None:
+def test_a_runner_reused_within_an_example_comes_back_with_zero_states(target, fresh_models):
     spec = ModelSpec((LSTM,))
     runner = model_runner(target, spec, batch_size=1, stateful=True)
     runner.set_states([np.ones(s) for s in spec.state_shapes(1)])
     again = model_runner(target, spec, batch_size=1, stateful=True)
     assert again is runner
     assert all(not s.any() for s in again.states())
-    clear_model_cache()
-    assert model_runner(target, spec, batch_size=1, stateful=True) is not runner
+
+
+def test_the_next_example_gets_fresh_runners(target, fresh_models) -> None:
+    spec = ModelSpec((LSTM,))
+    model = model_runner(target, spec, batch_size=1, stateful=True)
+    layer = target.runner(LSTM.layer, batch_size=1, stateful=True)
+    target.new_example()
+    assert model_runner(target, spec, batch_size=1, stateful=True) is not model
+    assert target.runner(LSTM.layer, batch_size=1, stateful=True) is not layer
 
 
 def test_stateless_runner_returns_every_layers_states_and_refuses_state_calls(
@@ -398,4 +401,4 @@ def test_model_runner_refuses_bad_arguments(target) -> None:
     runner = model_runner(target, ModelSpec((LSTM,)), batch_size=None, stateful=False)
     with pytest.raises(HarnessUsageError, match="expects"):
         runner.set_weights([np.zeros((1, 8))])
-    clear_model_cache()
+    target.new_example()

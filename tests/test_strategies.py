@@ -16,7 +16,7 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from harness.errors import HarnessUsageError
-from harness.specs import ACTIVATIONS, GATES, LAYER_KINDS, RECURRENT_ACTIVATIONS, LayerSpec
+from harness.specs import ACTIVATIONS, GATES, LAYER_KINDS, RECURRENT_ACTIVATIONS, Case, LayerSpec
 from harness.strategies import (
     MAX_ABS_INPUT,
     MAX_BATCH,
@@ -28,7 +28,6 @@ from harness.strategies import (
     MAX_WEIGHT_SCALE,
     MIN_RECURRENT_GAIN,
     MIN_WEIGHT_SCALE,
-    Case,
     batch_sizes,
     cases,
     chunk_splits,

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for recurrent-layer properties.
+"""Strategies for one recurrent layer: specs, weights, states, inputs, chunkings, cases.
 
 Strategies are plural nouns for what they produce. Every bound is a named
 constant with its reason, and every strategy validates its arguments when it
@@ -16,13 +16,20 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
 
 from harness.errors import check_argument
-from harness.specs import ACTIVATIONS, GATES, LAYER_KINDS, RECURRENT_ACTIVATIONS, LayerSpec
+from harness.specs import (
+    ACTIVATIONS,
+    GATES,
+    LAYER_KINDS,
+    RECURRENT_ACTIVATIONS,
+    Case,
+    LayerSpec,
+)
+from harness.strategies.validation import check_range
 
 MAX_BATCH = 8  # enough rows to see any mixing between samples; larger adds time, not coverage
 MAX_UNITS = 8  # per-unit bugs show at 2+ units; wider layers add time, not coverage
@@ -50,14 +57,6 @@ _RECURRENT_GAINS = st.floats(MIN_RECURRENT_GAIN, MAX_RECURRENT_GAIN)
 _STATE_MAGNITUDES = st.sampled_from((0.0, 0.5, 1.0))
 
 
-def _check_range(name: str, low: int, high: int, *, floor: int, ceiling: int) -> None:
-    check_argument(low >= floor, f"min_{name}={low} must be at least {floor}")
-    check_argument(high <= ceiling, f"max_{name}={high} must be at most {ceiling}")
-    check_argument(
-        low <= high, f"min_{name}={low} must not exceed max_{name}={high}; swap or widen them"
-    )
-
-
 def _uniform(seed: int, scale: float, shape: Sequence[int]) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.uniform(-scale, scale, size=tuple(shape)).astype(np.float32)
@@ -70,7 +69,7 @@ def batch_sizes(*, min_size: int = 1, max_size: int = MAX_BATCH) -> st.SearchStr
         >>> batch_sizes(max_size=4).example() in range(1, 5)
         True
     """
-    _check_range("size", min_size, max_size, floor=1, ceiling=64)
+    check_range("size", min_size, max_size, floor=1, ceiling=64)
     return st.integers(min_size, max_size)
 
 
@@ -87,8 +86,8 @@ def chunk_splits(
         >>> all(1 <= n <= 6 for n in chunk_splits().example())
         True
     """
-    _check_range("chunks", min_chunks, max_chunks, floor=1, ceiling=64)
-    _check_range("length", min_length, max_length, floor=1, ceiling=256)
+    check_range("chunks", min_chunks, max_chunks, floor=1, ceiling=64)
+    check_range("length", min_length, max_length, floor=1, ceiling=256)
     return _chunk_splits(min_chunks, max_chunks, min_length, max_length)
 
 
@@ -130,8 +129,8 @@ def layer_specs(
             kind in LAYER_KINDS, f"kinds contains {kind!r}; expected only {', '.join(LAYER_KINDS)}"
         )
     check_argument(len(kinds) > 0, "kinds=[] must name at least one layer kind")
-    _check_range("units", min_units, max_units, floor=1, ceiling=256)
-    _check_range("features", min_features, max_features, floor=1, ceiling=256)
+    check_range("units", min_units, max_units, floor=1, ceiling=256)
+    check_range("features", min_features, max_features, floor=1, ceiling=256)
 
     if cudnn_eligible:
         check_argument(
@@ -235,45 +234,6 @@ def _layer_states(draw: st.DrawFn, spec: LayerSpec, batch_size: int) -> list[np.
     return [_uniform(seed + i, magnitude, (batch_size, spec.units)) for i in range(spec.n_states)]
 
 
-class ChunkedExample:
-    """A drawn batch of sequences ``x`` and the lengths ``splits`` it is cut into along time."""
-
-    splits: tuple[int, ...]
-    x: np.ndarray
-
-    @property
-    def timesteps(self) -> int:
-        return int(sum(self.splits))
-
-    def boundaries(self) -> list[int]:
-        """Timestep indices where a new chunk starts (excluding 0)."""
-        return list(np.cumsum(self.splits)[:-1].tolist())
-
-    def chunks(self, x: np.ndarray | None = None) -> list[np.ndarray]:
-        """``x`` (default: the example's) cut into consecutive chunks following ``splits``."""
-        return np.split(self.x if x is None else x, self.boundaries(), axis=1)
-
-
-@dataclass
-class Case(ChunkedExample):
-    """One drawn example: a layer, its weights, a batch of sequences and its chunking."""
-
-    spec: LayerSpec
-    batch_size: int
-    splits: tuple[int, ...]
-    x: np.ndarray
-    weights: list[np.ndarray]
-
-    def to_dict(self) -> dict:
-        return {
-            "spec": self.spec.to_dict(),
-            "batch_size": self.batch_size,
-            "splits": list(self.splits),
-            "x": self.x.tolist(),
-            "weights": [w.tolist() for w in self.weights],
-        }
-
-
 def cases(
     *,
     kind: str,
@@ -293,8 +253,8 @@ def cases(
         True
     """
     check_argument(kind in LAYER_KINDS, f"kind={kind!r}; expected one of {', '.join(LAYER_KINDS)}")
-    _check_range("chunks", min_chunks, max_chunks, floor=1, ceiling=64)
-    _check_range("batch", min_batch, max_batch, floor=1, ceiling=64)
+    check_range("chunks", min_chunks, max_chunks, floor=1, ceiling=64)
+    check_range("batch", min_batch, max_batch, floor=1, ceiling=64)
     return _case_strategy(
         kind,
         min_chunks,
