@@ -10,6 +10,7 @@ the tolerance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,12 +49,16 @@ class PropertyCheck:
     tolerance: Tolerance | None = None
     example_data: dict[str, Any] | None = field(default=None, repr=False)
     diagnostics: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Called as each example starts: the target drops the runners of earlier examples.
+    on_example: Callable[[], None] | None = field(default=None, repr=False)
 
     def example(self, **data: Any) -> None:
         """Start a new example; ``data`` is what a reproducer needs to rebuild it."""
         self.examples += 1
         self.example_data = data
         self.diagnostics = {}
+        if self.on_example is not None:
+            self.on_example()
 
     def counterexample(self) -> dict[str, Any] | None:
         """The last example's data, and what its failing comparison saw, as plain values."""

@@ -294,7 +294,9 @@ def check(request: pytest.FixtureRequest, target) -> PropertyCheck:
             f"{request.node.nodeid} uses the `check` fixture but has no "
             "@pytest.mark.rnn_property(id) marker"
         )
-    evidence = PropertyCheck(prop, _layer(request.node) or "-", target.name)
+    evidence = PropertyCheck(
+        prop, _layer(request.node) or "-", target.name, on_example=target.new_example
+    )
     request.node._rnn_check = evidence
     request.node._rnn_start = time.perf_counter()
     yield evidence

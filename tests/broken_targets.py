@@ -71,6 +71,9 @@ class BrokenTarget(Target):
     def clear(self) -> None:
         self.inner.clear()
 
+    def new_example(self) -> None:
+        self.inner.new_example()
+
 
 class ZeroStartEachCall(WrappedRunner):
     """Every stateful call starts from zeros, as if state were never carried."""

@@ -38,7 +38,9 @@ def run_property(
     read the shrunk counterexample after a failure.
     """
     if check is None:
-        check = PropertyCheck(property_id(test_fn), layer_kind, target.name)
+        check = PropertyCheck(
+            property_id(test_fn), layer_kind, target.name, on_example=target.new_example
+        )
     phases = (Phase.generate, Phase.shrink) if shrink else (Phase.generate,)
 
     @settings(

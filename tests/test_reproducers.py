@@ -65,7 +65,7 @@ def test_reproducers_recreate_real_examples_and_reproduce_only_known_failures(ta
     scripts, expected = [], {}
     for fn in property_tests():
         prop, layer = property_id(fn), "GRU"
-        check = PropertyCheck(prop, layer, target.name)
+        check = PropertyCheck(prop, layer, target.name, on_example=target.new_example)
         # cuDNN properties skip off a GPU: draw their example on a pass-through target that
         # says "gpu" (on a CPU, use_cudnn="auto" falls back and the script must agree).
         on = PretendsGpu(target) if prop == "cudnn_matches_generic" else target

@@ -106,7 +106,7 @@ def run(
     the failing program after a failure.
     """
     if check is None:
-        check = PropertyCheck(PROPERTY_ID, layer_kind, target.name)
+        check = PropertyCheck(PROPERTY_ID, layer_kind, target.name, on_example=target.new_example)
     base = settings(
         max_examples=max_examples,
         derandomize=True,
@@ -150,7 +150,7 @@ def test_state_machine_passes_on_the_real_target(target, layer_kind):
 
 def test_shrunk_counterexample_is_the_whole_program_as_plain_data(target):
     broken = BrokenTarget(target, BREAKS["reset_does_nothing"], "reset_does_nothing")
-    check = PropertyCheck(PROPERTY_ID, "GRU", broken.name)
+    check = PropertyCheck(PROPERTY_ID, "GRU", broken.name, on_example=broken.new_example)
     with pytest.raises(PropertyFailure) as excinfo:
         run(broken, "GRU", max_examples=MAX_EXAMPLES_TO_FALSIFY, shrink=True, check=check)
     counterexample = json.loads(json.dumps(check.counterexample()))
@@ -174,7 +174,7 @@ def test_reproducer_replays_the_program_and_reproduces_only_a_real_failure(
 
     # Break Keras itself (as tests/sabotage.py does), so the standalone script sees it too.
     monkeypatch.setattr(RNN, "reset_state", lambda self: None)
-    check = PropertyCheck(PROPERTY_ID, "SimpleRNN", target.name)
+    check = PropertyCheck(PROPERTY_ID, "SimpleRNN", target.name, on_example=target.new_example)
     with pytest.raises(PropertyFailure):
         run(target, "SimpleRNN", max_examples=MAX_EXAMPLES_TO_FALSIFY, shrink=True, check=check)
     row = {

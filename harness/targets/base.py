@@ -125,9 +125,10 @@ class Target(abc.ABC):
     def runner(self, spec: LayerSpec, *, batch_size: int | None, stateful: bool) -> Runner:
         """A runner for ``spec``; stateful runners need a fixed ``batch_size``.
 
-        Runners may be cached and reused: a returned stateful runner always starts
-        from zero states (assigned directly, never through the reset API under test),
-        and callers always load weights before running.
+        A runner may be reused within one example, never across examples (see
+        ``new_example``): a returned stateful runner always starts from zero states
+        (assigned directly, never through the reset API under test), and callers
+        always load weights before running.
         """
 
     @abc.abstractmethod
@@ -141,6 +142,9 @@ class Target(abc.ABC):
 
     def clear(self) -> None:  # noqa: B027 - optional hook, a no-op where nothing is cached
         """Drop cached models and framework session state."""
+
+    def new_example(self) -> None:  # noqa: B027 - optional hook, a no-op where nothing is cached
+        """A new example starts: runners built for earlier examples are never handed out again."""
 
     def device_details(self) -> dict[str, Any]:
         """Device name and, on a GPU, driver/CUDA/cuDNN versions (best effort)."""

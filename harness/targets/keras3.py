@@ -20,6 +20,7 @@ from harness.errors import HarnessUsageError
 from harness.precision import apply_precision, device_details, device_kind, precision_from_env
 from harness.specs import LayerSpec
 from harness.targets.base import PATHS, ApiMissing, Output, Runner, Target
+from harness.targets.jax_call import JaxCompiledCall
 
 
 def import_keras(backend: str):
@@ -51,47 +52,6 @@ def import_keras(backend: str):
             "Install it with `pip install 'keras>=3'`"
         )
     return keras
-
-
-class JaxCompiledCall:
-    """``module(x)`` under ``jax.jit``, compiled once per input shape, for a layer or a model.
-
-    The call runs inside a ``keras.StatelessScope`` that maps every variable of
-    ``module`` and the stored ``states`` (Keras does not track a stateful RNN's
-    state variables among them), and assigns the new states back afterwards: the
-    module's own stateful logic runs, compiled. Counts compiles in ``stats``.
-    """
-
-    def __init__(self, keras, module, states, *, stats: dict | None = None):
-        self.keras, self.module = keras, module
-        self.states = list(states)
-        state_ids = {id(v) for v in self.states}
-        self.variables = [v for v in module.variables if id(v) not in state_ids] + self.states
-        self.stats = stats if stats is not None else {}
-        self._by_shape: dict[tuple, object] = {}
-
-    def __call__(self, x: np.ndarray):
-        fn = self._by_shape.get(x.shape)
-        if fn is None:
-            self.stats["compiles"] = self.stats.get("compiles", 0) + 1
-            fn = self._by_shape[x.shape] = self._compile()
-        out, new_states = fn([v.value for v in self.variables], x)
-        for variable, value in zip(self.states, new_states, strict=True):
-            variable.assign(value)
-        return out
-
-    def _compile(self):
-        import jax
-
-        keras, module, variables, states = self.keras, self.module, self.variables, self.states
-
-        def run(values, x):
-            mapping = list(zip(variables, values, strict=True))
-            with keras.StatelessScope(state_mapping=mapping) as scope:
-                out = module(x)
-                return out, [scope.get_current_value(v) for v in states]
-
-        return jax.jit(run)
 
 
 class Keras3Runner(Runner):
@@ -319,19 +279,17 @@ class Keras3Target(Target):
         self.compilation_cache = enable_jax_compilation_cache() if backend == "jax" else None
         self._device: str | None = None
         self.compiled = compiled  # JAX: jit-compile the call path (see Keras3Runner)
-        self.cache = cache  # reuse built runners per (spec, batch size, statefulness)
-        self._runners: dict[tuple, Keras3Runner] = {}
+        self.cache = cache  # reuse a runner within one example (see `cached`)
+        self._runners: dict[tuple, Runner] = {}
         # Counters for benchmarks/: models built, jit compiles, distinct input shapes.
         self.stats: dict = {"models": 0, "compiles": 0, "shapes": set()}
 
     def runner(self, spec: LayerSpec, *, batch_size: int | None, stateful: bool) -> Runner:
         if stateful and batch_size is None:
             raise HarnessUsageError("A stateful runner needs a fixed batch_size. Received: None")
-        key = (spec, batch_size, stateful)
-        runner = self._runners.get(key) if self.cache else None
-        if runner is None:
-            self.stats["models"] += 1
-            runner = Keras3Runner(
+
+        def build() -> Keras3Runner:
+            return Keras3Runner(
                 self.keras,
                 spec,
                 batch_size=batch_size,
@@ -339,19 +297,35 @@ class Keras3Target(Target):
                 compiled=self.compiled,
                 stats=self.stats,
             )
+
+        return self.cached(("layer", spec, batch_size, stateful), build)
+
+    def cached(self, key: tuple, build):
+        """The runner for ``key`` built in this example, else ``build()``.
+
+        A runner lives for one example at most (``new_example`` drops them all): a
+        Keras model keeps more between calls than its weights and states (metric and
+        loss trackers, optimizer iterations, compiled functions, seed generators), so
+        one reused across examples could let an earlier example's history into a
+        result. Within an example a reused stateful runner starts from zero states,
+        assigned directly, never through the reset API under test.
+        """
+        runner = self._runners.get(key) if self.cache else None
+        if runner is None:
+            self.stats["models"] += 1
+            runner = build()
             if self.cache:
                 self._runners[key] = runner
-        elif stateful:
-            # Zeroed by assignment, not through reset_state(): the reset API is under test,
-            # and a broken reset must not leak state from one example into the next.
-            runner.set_states([np.zeros(v.shape, np.float32) for v in runner.layer.states])
+        elif runner.stateful:
+            runner.set_states([np.zeros(np.shape(s), np.float32) for s in runner.states()])
         return runner
 
-    def clear(self) -> None:
-        from harness.targets import keras3_models
-
+    def new_example(self) -> None:
+        """Drop every runner: the next example builds its own (see ``cached``)."""
         self._runners.clear()
-        keras3_models.clear_model_cache()
+
+    def clear(self) -> None:
+        self._runners.clear()
         self.keras.backend.clear_session()
 
     def versions(self) -> dict[str, str]:

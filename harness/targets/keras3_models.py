@@ -34,11 +34,9 @@ from typing import Any
 import numpy as np
 
 from harness.errors import HarnessUsageError, check_argument
-from harness.models import ConvLSTM1DLayer, ModelSpec, RecurrentLayer
+from harness.specs import ConvLSTM1DLayer, ModelSpec, RecurrentLayer
 from harness.targets.base import Output
-from harness.targets.keras3 import JaxCompiledCall
-
-_cache: dict[tuple, ModelRunner] = {}
+from harness.targets.jax_call import JaxCompiledCall
 
 
 @dataclass
@@ -201,10 +199,10 @@ class ModelRunner:
 def model_runner(target, spec: ModelSpec, *, batch_size: int | None, stateful: bool) -> ModelRunner:
     """A ``ModelRunner`` for ``spec`` on a Keras 3 ``target`` (it has ``.keras``).
 
-    Runners are cached by ``(target, spec, batch_size, stateful)`` until
-    ``clear_model_cache()``: a returned stateful runner always starts from zero
-    states (assigned directly, never through the reset API under test), and
-    callers always load weights before running.
+    Built fresh for each example and reused within it (``Keras3Target.cached``): a
+    returned stateful runner always starts from zero states (assigned directly,
+    never through the reset API under test), and callers always load weights
+    before running.
 
     Args:
         target: a ``harness.targets.keras3.Keras3Target``.
@@ -213,27 +211,20 @@ def model_runner(target, spec: ModelSpec, *, batch_size: int | None, stateful: b
         stateful: build every recurrent layer with ``stateful=True``.
     """
     check_argument(
-        isinstance(spec, ModelSpec), f"spec={spec!r} must be a ModelSpec from harness.models"
+        isinstance(spec, ModelSpec), f"spec={spec!r} must be a ModelSpec from harness.specs"
     )
     check_argument(
         not stateful or batch_size is not None,
         "A stateful runner needs a fixed batch_size. Received: None",
     )
-    key = (target.name, spec, batch_size, stateful)
-    runner = _cache.get(key)
-    if runner is None:
-        runner = _cache[key] = ModelRunner(
+
+    def build() -> ModelRunner:
+        return ModelRunner(
             target.keras,
             spec,
             batch_size=batch_size,
             stateful=stateful,
             compiled=getattr(target, "compiled", False),
         )
-    elif stateful:
-        runner.set_states([np.zeros(s, np.float32) for s in spec.state_shapes(batch_size)])
-    return runner
 
-
-def clear_model_cache() -> None:
-    """Drop every cached model (call before ``keras.backend.clear_session()``)."""
-    _cache.clear()
+    return target.cached(("model", spec, batch_size, stateful), build)
