@@ -210,7 +210,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from harness.cli import installed_targets
+    from harness.cli.selection import installed_targets
 
     backends = (
         args.backends.split(",")

@@ -37,7 +37,7 @@ from typing import Any
 from harness.catalogue import PROPERTY_IDS
 from harness.errors import HarnessUsageError
 from harness.known_failures import tomllib
-from harness.pytest_plugin import PROFILES
+from harness.profiles import PROFILES
 from harness.specs import LAYER_KINDS
 from harness.targets import TARGET_NAMES
 

@@ -1,0 +1,77 @@
+"""``rnn-harness matrix SPEC``: the harness in one cached environment per framework version."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from harness.cli.console import out
+from harness.cli.known import KNOWN_FAILURES_FILE, resolve_known_failures
+from harness.errors import EXIT_FAILED, EXIT_OK
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``matrix`` and its options to ``subparsers``."""
+    matrix = subparsers.add_parser(
+        "matrix", help="run the harness in one cached environment per framework version"
+    )
+    matrix.add_argument("spec", help="matrix spec TOML (see matrix/upgrade.toml)")
+    matrix.add_argument(
+        "--out", default="reports/matrix", help="output directory (default: reports/matrix)"
+    )
+    matrix.add_argument(
+        "--cache",
+        default=".rnn-harness/matrix",
+        help="environments and cached reports (default: .rnn-harness/matrix)",
+    )
+    matrix.add_argument("--jobs", type=int, default=1, help="environments at once (default: 1)")
+    matrix.add_argument(
+        "--known-failures",
+        help=f"known-failures TOML (default: ./{KNOWN_FAILURES_FILE} if present)",
+    )
+    matrix.set_defaults(func=cmd_matrix)
+    return matrix
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    """Run every entry, write the matrix report and each entry's report; exit 1 if one failed."""
+    from harness import matrix
+
+    spec = matrix.load_matrix_spec(args.spec)
+    known, _ = resolve_known_failures(args.known_failures)  # validated before any install
+    out_dir = Path(args.out)
+    out.print(
+        f"rnn-harness matrix: {len(spec.entries)} environments, profile {spec.profile}, "
+        f"jobs {args.jobs}, cache {args.cache}"
+    )
+
+    def done(result) -> None:
+        summary = result.report["summary"] if result.report else {}
+        counts = ", ".join(f"{v} {k}" for k, v in summary.items() if v)
+        out.print(
+            f"  {result.entry.name}: {result.status}"
+            + (f" ({counts})" if counts else "")
+            + (f" — {result.message}" if result.message else "")
+        )
+
+    results = matrix.run_matrix(
+        spec, work=Path(args.cache), known_failures=known or None, jobs=args.jobs, on_done=done
+    )
+    merged = matrix.merge_matrix(results, spec)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "matrix.json").write_text(json.dumps(merged, indent=2), encoding="utf-8")
+    (out_dir / "matrix.md").write_text(matrix.render_matrix_markdown(merged), encoding="utf-8")
+    (out_dir / "matrix.html").write_text(matrix.render_matrix_html(merged), encoding="utf-8")
+    for result in results:
+        if result.report is not None:
+            entry_out = out_dir / result.entry.name
+            entry_out.mkdir(exist_ok=True)
+            (entry_out / "report.json").write_text(
+                json.dumps(result.report, indent=2), encoding="utf-8"
+            )
+    out.print(
+        f"matrix: {out_dir / 'matrix.md'}, {out_dir / 'matrix.html'}, {out_dir / 'matrix.json'}"
+    )
+    failed = any(r.status in ("install_failed", "run_failed") for r in results)
+    return EXIT_FAILED if failed else EXIT_OK

@@ -1,0 +1,120 @@
+"""``rnn-harness run``: the properties on each target, the reports, and the CI gate."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.cli.console import err, out
+from harness.cli.known import KNOWN_FAILURES_FILE, resolve_known_failures, warn_stale_known_failures
+from harness.cli.progress import summary_table
+from harness.cli.selection import resolve_layers, resolve_properties, resolve_targets
+from harness.cli.target_run import not_run_payload, run_target
+from harness.errors import EXIT_INTERRUPTED, EXIT_OK
+from harness.precision import DEFAULT_PRECISION, PRECISIONS
+from harness.profiles import PROFILES
+from harness.specs import LAYER_KINDS
+from harness.targets import TARGET_NAMES
+
+DEFAULT_OUT = "reports/latest"
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``run`` and its options to ``subparsers``."""
+    run = subparsers.add_parser("run", help="run the properties on targets, write reports, gate")
+    run.add_argument(
+        "--targets",
+        help=f"comma list of {', '.join(TARGET_NAMES)} or 'all' (default: every installed one)",
+    )
+    run.add_argument(
+        "--profile", default="ci", choices=PROFILES, help="Hypothesis profile (default: ci)"
+    )
+    run.add_argument("--properties", help="comma list of property ids (default: all implemented)")
+    run.add_argument("--layers", help=f"comma list of {', '.join(LAYER_KINDS)} (default: all)")
+    run.add_argument(
+        "--out", default=DEFAULT_OUT, help=f"report directory (default: {DEFAULT_OUT})"
+    )
+    run.add_argument(
+        "--known-failures",
+        help=f"reviewed known-failures TOML (default: ./{KNOWN_FAILURES_FILE} if present)",
+    )
+    run.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default: 0)")
+    run.add_argument(
+        "--no-shrink",
+        action="store_true",
+        help="report failures with the first counterexample found, not a minimal one: "
+        "for machines whose time is scarce (default: shrink)",
+    )
+    run.add_argument(
+        "--precision",
+        default=DEFAULT_PRECISION,
+        choices=PRECISIONS,
+        help="float32 precision on GPUs: strict turns TF32 off and keeps tolerances close to "
+        "the CPU's; native keeps the framework's defaults, with measured tolerances "
+        "(default: strict; the same on a CPU)",
+    )
+    run.add_argument(
+        "-n",
+        "--workers",
+        default="1",
+        help="pytest-xdist workers per target, or 'auto' (default: 1)",
+    )
+    run.set_defaults(func=cmd_run)
+    return run
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run every target in turn, write the reports, warn about stale known failures, gate."""
+    from harness.report import merge_payloads, write_all
+    from harness.report.model import exit_code
+    from harness.reproducers import write_reproducers
+
+    targets = resolve_targets(args.targets)
+    properties = resolve_properties(args.properties)
+    layers = resolve_layers(args.layers)
+    known_path, known = resolve_known_failures(args.known_failures)
+    out_dir = Path(args.out)
+    work = out_dir / "logs"
+    work.mkdir(parents=True, exist_ok=True)
+    out.print(
+        f"rnn-harness run: targets={','.join(targets)} profile={args.profile} seed={args.seed} "
+        f"precision={args.precision} properties={len(properties)} layers={','.join(layers)}"
+        + (f" known-failures={known_path}" if known_path else "")
+    )
+    payloads = []
+    for target in targets:
+        if payloads and payloads[-1].get("interrupted"):
+            payloads.append(not_run_payload(target, properties, layers, args.precision))
+            continue
+        payloads.append(
+            run_target(
+                target,
+                properties=properties,
+                layers=layers,
+                profile=args.profile,
+                seed=args.seed,
+                known_failures=known_path,
+                workers=str(args.workers),
+                work=work,
+                precision=args.precision,
+                shrink=not args.no_shrink,
+            )
+        )
+    report = merge_payloads(payloads, profile=args.profile, seed=args.seed)
+    write_reproducers(report, out_dir)
+    paths = write_all(report, out_dir)
+    out.print(summary_table(report))
+    interrupted = any(p.get("interrupted") for p in payloads)
+    if not interrupted:
+        warn_stale_known_failures(known, report, targets=targets, properties=properties)
+    summary = ", ".join(f"{v} {k}" for k, v in report["summary"].items() if v)
+    out.print(f"summary: {summary}")
+    out.print("reports: " + ", ".join(str(p) for p in paths.values()))
+    code = exit_code(report)
+    if interrupted:
+        err.print("rnn-harness: interrupted: the report holds what finished; the rest is 'error'")
+        return EXIT_INTERRUPTED
+    out.print(
+        "gate: [green]pass[/]" if code == EXIT_OK else "gate: [bold red]FAIL[/] (new failures)"
+    )
+    return code
