@@ -246,11 +246,6 @@ def run_entry(
         command += ["--properties", ",".join(spec.properties)]
     if spec.layers:
         command += ["--layers", ",".join(spec.layers)]
-    if not known_failures:
-        command = (
-            command[: command.index("--known-failures")]
-            + command[command.index("--known-failures") + 2 :]
-        )
     code = _run(command, log, cwd=str(entry_dir))
     if not report_path.is_file():
         return EntryResult(
