@@ -7,67 +7,34 @@ no conftest. Laid out in the order pytest calls the hooks. Options share the
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
-from importlib import metadata
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis import settings
+from hypothesis.errors import Flaky
 
 from harness.catalogue import PROPERTY_IDS
 from harness.check import PropertyCheck
+from harness.env import apply_target_environment, installed_versions
 from harness.errors import HarnessUsageError
 from harness.known_failures import find_known_failure, load_known_failures
 from harness.precision import PRECISION_ENV, precision_from_env, validate_precision
+from harness.profiles import (
+    DEFAULT_PROFILE,
+    PROFILE_ENV,
+    PROFILES,
+    register_profiles,
+    without_shrinking,
+)
+from harness.report.row import ResultRow
 from harness.specs import LAYER_KINDS
 from harness.targets import default_target_name, get_target, validate_target_name
 
-PROFILE_ENV = "RNN_HARNESS_PROFILE"
-DEFAULT_PROFILE = "dev"
 KNOWN_FAILURES_FILE = "known_failures.toml"
-# Keras traces and compiles on first use of a shape: timing deadlines would flake.
-_SUPPRESSED = [
-    HealthCheck.function_scoped_fixture,
-    HealthCheck.too_slow,
-    HealthCheck.data_too_large,
-]
-
-settings.register_profile(
-    "ci",
-    derandomize=True,
-    deadline=None,
-    print_blob=True,
-    database=None,
-    max_examples=25,
-    suppress_health_check=_SUPPRESSED,
-)
-settings.register_profile(
-    "dev", max_examples=10, deadline=None, print_blob=True, suppress_health_check=_SUPPRESSED
-)
-settings.register_profile(
-    "thorough",
-    max_examples=300,
-    deadline=None,
-    print_blob=True,
-    suppress_health_check=_SUPPRESSED,
-    verbosity=Verbosity.normal,
-)
-# For surveys of many environments (rnn-harness matrix), where statuses matter more than
-# minimal counterexamples: shrinking a failure can take minutes per test on slow targets.
-settings.register_profile(
-    "survey",
-    max_examples=10,
-    derandomize=True,
-    deadline=None,
-    database=None,
-    print_blob=True,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=_SUPPRESSED,
-)
-PROFILES = ("ci", "dev", "thorough", "survey")
+register_profiles()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -160,11 +127,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except HarnessUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     # Keras 3 reads the backend at import: fix it before any test module imports keras.
-    if target.startswith("keras3-"):
-        os.environ["KERAS_BACKEND"] = target.removeprefix("keras3-")
-    elif target == "tf-keras":
-        os.environ["TF_USE_LEGACY_KERAS"] = "1"
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    apply_target_environment(target)
     # Loaded explicitly so that CI=true does not silently swap in Hypothesis's own profile.
     config._rnn_profile = _profile_name(config)
     settings.load_profile(config._rnn_profile)
@@ -178,7 +141,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config._rnn_shrink:
         current = settings()
         settings.register_profile(
-            f"{config._rnn_profile}-no-shrink", parent=_without_shrinking(current)
+            f"{config._rnn_profile}-no-shrink", parent=without_shrinking(current)
         )
         settings.load_profile(f"{config._rnn_profile}-no-shrink")
     path = config.getoption("rnn_known_failures")  # "" means: use no file
@@ -192,28 +155,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ResultCollector(config), "rnn-harness-results")
 
 
-def _installed_versions(target: str) -> dict[str, str]:
-    """Installed versions, read from package metadata (importing Keras here is too early)."""
-    packages = [
-        "keras",
-        "tf-keras",
-        "tensorflow",
-        "tensorflow-cpu",
-        "jax",
-        "torch",
-        "hypothesis",
-        "numpy",
-    ]
-    found = {}
-    for name in packages:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            found[name] = metadata.version(name)
-    found.setdefault("tensorflow", found.get("tensorflow-cpu", ""))
-    if target == "tf-keras" and "tf-keras" in found:
-        found["keras"] = found["tf-keras"]  # the Keras this target runs (else keras 2.x itself)
-    return found
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     profile = settings()  # the profile as loaded, after any --hypothesis-seed adjustment
     seed = config.getoption("hypothesis_seed", default=None)
@@ -223,7 +164,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         seed_text = str(seed)
     else:
         seed_text = "random (replay a failure with its printed @reproduce_failure blob)"
-    versions = ", ".join(f"{k} {v}" for k, v in _installed_versions(config._rnn_target).items())
+    versions = ", ".join(f"{k} {v}" for k, v in installed_versions(config._rnn_target).items())
     return [
         f"rnn-harness: target={config._rnn_target} layers={','.join(config._rnn_layers)} "
         f"precision={config._rnn_precision}",
@@ -253,10 +194,20 @@ def _layer(item: pytest.Item) -> str | None:
     return callspec.params.get("layer_kind") if callspec else None
 
 
+def test_name(item: pytest.Item) -> str:
+    """The test function and its parameters other than the layer, e.g. ``test_paths[fit]``."""
+    callspec = getattr(item, "callspec", None)
+    params = [
+        str(v) for k, v in (callspec.params.items() if callspec else []) if k != "layer_kind"
+    ]
+    name = getattr(item, "originalname", None) or item.name
+    return f"{name}[{'-'.join(params)}]" if params else name
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not config._rnn_known:
         return
-    versions = _installed_versions(config._rnn_target)
+    versions = installed_versions(config._rnn_target)
     for item in items:
         prop, layer = _property_id(item), _layer(item)
         if prop is None or layer is None:
@@ -304,14 +255,6 @@ def check(request: pytest.FixtureRequest, target) -> PropertyCheck:
     target.clear()
 
 
-def _without_shrinking(parent: settings) -> settings:
-    return settings(
-        parent=parent,
-        phases=[p for p in parent.phases if p is not Phase.shrink],
-        report_multiple_bugs=False,  # stop at the first failure, as shrinking would
-    )
-
-
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     """Re-confirm a reviewed known failure without shrinking it again.
@@ -327,13 +270,13 @@ def pytest_runtest_call(item: pytest.Item):
     test = getattr(item, "obj", None)
     current = getattr(test, "_hypothesis_internal_use_settings", None)
     if current is not None:
-        test._hypothesis_internal_use_settings = _without_shrinking(current)
+        test._hypothesis_internal_use_settings = without_shrinking(current)
         try:
             return (yield)
         finally:
             test._hypothesis_internal_use_settings = current
     profile = settings()
-    settings.register_profile("_rnn_known_failure", parent=_without_shrinking(profile))
+    settings.register_profile("_rnn_known_failure", parent=without_shrinking(profile))
     settings.load_profile("_rnn_known_failure")
     try:
         return (yield)
@@ -351,45 +294,53 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if report.when == "setup" and report.passed:
         return report
     known = getattr(item, "_rnn_known", None)
-    if hasattr(report, "wasxfail"):
+    excinfo = call.excinfo
+    details = {}
+    if excinfo is not None and excinfo.errisinstance(Flaky):
+        # A failure that did not fail again when Hypothesis replayed it (on a fresh
+        # runner: runners live for one example): a harness defect until shown otherwise.
+        status = "flaky"
+        first = [str(e).strip() for e in getattr(excinfo.value, "exceptions", ())]
+        details = {
+            "first_run": {"outcome": "failed", "messages": first},
+            "replay": {"outcome": "passed: the same example did not fail again"},
+        }
+    elif hasattr(report, "wasxfail"):
         status = "fixed" if report.passed else "known_failure"
     elif report.passed:
         status = "passed"
     elif report.skipped:
         status = "skipped"
-    elif call.excinfo is not None and call.excinfo.errisinstance(AssertionError):
+    elif excinfo is not None and excinfo.errisinstance(AssertionError):
         status = "failed"
     else:
         status = "error"
     message = None
-    if status in ("failed", "known_failure", "error") and call.excinfo is not None:
-        message = str(call.excinfo.value).strip()
-        if status == "error":
-            message = f"{call.excinfo.typename}: {message}"
+    if status in ("failed", "known_failure", "error", "flaky") and excinfo is not None:
+        message = str(excinfo.value).strip()
+        if status in ("error", "flaky"):
+            message = f"{excinfo.typename}: {message}"
     elif status == "skipped":
         message = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else None
-    failed = status in ("failed", "known_failure", "error")
-    # Carried on the report so that pytest-xdist ships it from workers to the controller.
-    report.user_properties.append(
-        (
-            "rnn_result",
-            {
-                "property": evidence.property_id,
-                "layer": evidence.layer,
-                "target": evidence.target,
-                "status": status,
-                "examples": evidence.examples,
-                "duration_s": round(time.perf_counter() - item._rnn_start, 3),
-                "max_abs_error": evidence.max_abs_error,
-                "tolerance": evidence.tolerance.to_dict() if evidence.tolerance else None,
-                "message": message,
-                "counterexample": evidence.counterexample() if failed else None,
-                "reproducer": None,
-                "known_failure": known.reason if known else None,
-                "nodeid": item.nodeid,
-            },
-        )
+    failed = status in ("failed", "known_failure", "error", "flaky")
+    row = ResultRow(
+        property=evidence.property_id,
+        test=test_name(item),
+        layer=evidence.layer,
+        target=evidence.target,
+        status=status,
+        examples=evidence.examples,
+        duration_s=round(time.perf_counter() - item._rnn_start, 3),
+        max_abs_error=evidence.max_abs_error,
+        tolerance=evidence.tolerance.to_dict() if evidence.tolerance else None,
+        message=message,
+        counterexample=evidence.counterexample() if failed else None,
+        known_failure=known.reason if known else None,
+        nodeid=item.nodeid,
+        details=details,
     )
+    # Carried on the report so that pytest-xdist ships it from workers to the controller.
+    report.user_properties.append(("rnn_result", row.to_dict()))
     return report
 
 

@@ -31,10 +31,22 @@ def test_compare_finds_what_broke():
 
     assert cmp.broke == [
         StatusChange(
-            "paths_agree", "GRU", TF, "fixed", "error", message="paths_agree on GRU error"
+            "paths_agree",
+            "paths_agree",
+            "GRU",
+            TF,
+            "fixed",
+            "error",
+            message="paths_agree on GRU error",
         ),
         StatusChange(
-            "paths_agree", "LSTM", TF, "passed", "failed", message="paths_agree on LSTM failed"
+            "paths_agree",
+            "paths_agree",
+            "LSTM",
+            TF,
+            "passed",
+            "failed",
+            message="paths_agree on LSTM failed",
         ),
     ]
     assert cmp.fixed == [] and cmp.other_changes == [] and cmp.error_changes == []

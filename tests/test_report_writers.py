@@ -74,8 +74,8 @@ def test_write_json_round_trips_through_load_report(tmp_path: Path):
 def test_markdown_summary_line_states_the_verdict_and_every_count():
     text = render_markdown(two_target_report())
     assert (
-        "**FAILED: 2 passed, 1 failed, 1 error, 1 skipped, 1 known failure, 0 fixed "
-        "(6 results)**" in text
+        "**FAILED: 2 passed, 1 failed, 1 error, 1 skipped, 1 known failure, 0 fixed, "
+        "0 flaky (6 results)**" in text
     )
 
 
@@ -313,7 +313,7 @@ def test_junit_has_one_testsuite_per_target_with_its_counts():
     assert versions["jax"] == "0.10.2" and versions["profile"] == "ci" and versions["seed"] == "0"
 
 
-def test_junit_names_testcases_by_property_and_layer_with_target_classname():
+def test_junit_names_testcases_by_test_and_layer_with_target_and_property_classname():
     suites = _suites(render_junit(two_target_report()))
     cases = suites["keras3-tensorflow"].findall("testcase")
     assert [c.get("name") for c in cases] == [
@@ -321,7 +321,11 @@ def test_junit_names_testcases_by_property_and_layer_with_target_classname():
         "chunked_equals_whole[LSTM]",
         "reset_restores_zero_state[LSTM]",
     ]
-    assert {c.get("classname") for c in cases} == {"rnn_harness.keras3-tensorflow"}
+    assert [c.get("classname") for c in cases] == [
+        "rnn_harness.keras3-tensorflow.chunked_equals_whole",
+        "rnn_harness.keras3-tensorflow.chunked_equals_whole",
+        "rnn_harness.keras3-tensorflow.reset_restores_zero_state",
+    ]
     assert cases[0].get("time") == "1.500"
     assert list(cases[0]) == []  # passed: no child elements
 

@@ -1,11 +1,12 @@
 """Compare two reports: what a framework upgrade broke, fixed, added or removed.
 
-Rows are keyed by ``(property, layer, target)``. When both reports share
-target names, rows of the same target are compared. When each report has
-exactly one target and the names differ (``keras3-jax`` against
-``keras3-torch``), that pair is compared as one target under the new name.
-Several rows in one cell (two tests of one property) count as the most
-serious status among them, as in the report matrix.
+Rows are keyed by ``(property, test, layer, target)`` when both reports name
+their tests (schema /2); a schema /1 report has no test names, so against one
+the rows of a ``(property, layer, target)`` cell count as the most serious
+status among them, as in the report matrix. When both reports share target
+names, rows of the same target are compared. When each report has exactly one
+target and the names differ (``keras3-jax`` against ``keras3-torch``), that
+pair is compared as one target under the new name.
 """
 
 from __future__ import annotations
@@ -13,17 +14,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.report.model import Report, row_key, worst_status
+from harness.report.model import SCHEMA, Report, row_identity, worst_status
 from harness.report.writers import fenced_block, markdown_text, render_template
 
 # An upgrade "broke" a cell that passed (or passed while listed as a known failure)
 # and now fails or crashes; it "fixed" a failing cell that now passes.
 WAS_PASSING = ("passed", "fixed")
-NOW_FAILING = ("failed", "error")
+NOW_FAILING = ("failed", "error", "flaky")
 WAS_FAILING = ("failed", "error", "known_failure")
 NOW_PASSING = ("passed", "fixed")
 
-Key = tuple[str, str, str]
+Key = tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -38,9 +39,10 @@ class VersionChange:
 
 @dataclass(frozen=True)
 class StatusChange:
-    """One (property, layer, target) cell whose status differs between the reports."""
+    """One (property, test, layer, target) row whose status differs between the reports."""
 
     property: str
+    test: str
     layer: str
     target: str
     old: str
@@ -90,17 +92,21 @@ def _header(report: Report) -> dict[str, Any]:
     }
 
 
-def _cells(report: Report, rename: dict[str, str]) -> dict[Key, dict[str, Any]]:
-    """One row per key: the most serious of the rows that share it."""
+def _cells(report: Report, rename: dict[str, str], *, per_test: bool) -> dict[Key, dict]:
+    """One row per key: the most serious of the rows that share it.
+
+    ``per_test=False`` folds every test of a cell into one key (its test is the property id).
+    """
     grouped: dict[Key, list[dict[str, Any]]] = {}
     for row in report["results"]:
-        prop, layer, target = row_key(row)
-        grouped.setdefault((prop, layer, rename.get(target, target)), []).append(row)
+        prop, test, layer, target = row_identity(row)
+        key = (prop, test if per_test else prop, layer, rename.get(target, target))
+        grouped.setdefault(key, []).append(row)
     cells = {}
     for key, rows in grouped.items():
         status = worst_status(r["status"] for r in rows)
         chosen = next(r for r in rows if r["status"] == status)
-        cells[key] = {**chosen, "target": key[2], "status": status}
+        cells[key] = {**chosen, "test": key[1], "target": key[3], "status": status}
     return cells
 
 
@@ -150,7 +156,8 @@ def compare_reports(old: Report, new: Report) -> Comparison:
         removed_targets=[n for n in old_names if pairs.get(n, n) not in new_names],
         target_pairs=pairs,
     )
-    before, after = _cells(old, pairs), _cells(new, {})
+    per_test = old.get("schema") == new.get("schema") == SCHEMA
+    before, after = _cells(old, pairs, per_test=per_test), _cells(new, {}, per_test=per_test)
     for key in sorted(before.keys() | after.keys()):
         if key not in after:
             cmp.gone_rows.append(before[key])
@@ -199,10 +206,10 @@ def verdict(cmp: Comparison) -> str:
 
 
 def _change_table(changes: list[StatusChange], *, messages: bool) -> list[str]:
-    lines = ["| property | layer | target | old | new |", "|---|---|---|---|---|"]
+    lines = ["| property | test | layer | target | old | new |", "|---|---|---|---|---|---|"]
     lines += [
-        f"| {markdown_text(c.property)} | {markdown_text(c.layer)} | {markdown_text(c.target)} | "
-        f"{c.old} | {c.new} |"
+        f"| {markdown_text(c.property)} | {markdown_text(c.test)} | {markdown_text(c.layer)} | "
+        f"{markdown_text(c.target)} | {c.old} | {c.new} |"
         for c in changes
     ]
     if messages:
@@ -210,7 +217,8 @@ def _change_table(changes: list[StatusChange], *, messages: bool) -> list[str]:
             if c.message:
                 lines += [
                     "",
-                    f"**{markdown_text(c.property)} · {markdown_text(c.layer)} · {markdown_text(c.target)}**",
+                    f"**{markdown_text(c.property)} · {markdown_text(c.test)} · "
+                    f"{markdown_text(c.layer)} · {markdown_text(c.target)}**",
                     "",
                     fenced_block(str(c.message)),
                 ]
@@ -218,10 +226,10 @@ def _change_table(changes: list[StatusChange], *, messages: bool) -> list[str]:
 
 
 def _row_table(rows: list[dict[str, Any]]) -> list[str]:
-    lines = ["| property | layer | target | status |", "|---|---|---|---|"]
+    lines = ["| property | test | layer | target | status |", "|---|---|---|---|---|"]
     lines += [
-        f"| {markdown_text(r['property'])} | {markdown_text(r['layer'])} | {markdown_text(r['target'])} | "
-        f"{r['status']} |"
+        f"| {markdown_text(r['property'])} | {markdown_text(r['test'])} | "
+        f"{markdown_text(r['layer'])} | {markdown_text(r['target'])} | {r['status']} |"
         for r in rows
     ]
     return lines

@@ -1,9 +1,11 @@
 """The report model: merge per-target results into one report, load and validate it.
 
-``report.json`` (schema ``rnn-harness-report/1``, see DESIGN.md) is the source
+``report.json`` (schema ``rnn-harness-report/2``, see DESIGN.md) is the source
 of truth; every other format is rendered from the dict built here. A report is
 plain JSON data (dicts, lists, strings, numbers), never a custom class, so that
-what is written is exactly what is read back.
+what is written is exactly what is read back; every row in it went through
+``harness.report.row.ResultRow``. Reports of schema /1 (rows without ``test``)
+are still read: each of their rows gets its property id as its test.
 """
 
 from __future__ import annotations
@@ -15,30 +17,29 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessUsageError
+from harness.report.row import FAILING_STATUSES, SEVERITY, STATUSES, ResultRow
 
-SCHEMA = "rnn-harness-report/1"
-STATUSES = ("passed", "failed", "error", "skipped", "known_failure", "fixed")
-# Statuses that make a run fail: a known failure is reviewed, a fixed one passed.
-FAILING_STATUSES = ("failed", "error")
-# When several rows share one (property, layer, target) cell, the cell shows the
-# most serious: a crash over a failure over a reviewed failure over a pass.
-SEVERITY = ("error", "failed", "known_failure", "fixed", "passed", "skipped")
-RESULT_KEYS = (
-    "property",
-    "layer",
-    "target",
-    "status",
-    "examples",
-    "duration_s",
-    "max_abs_error",
-    "tolerance",
-    "message",
-    "counterexample",
-    "reproducer",
-)
+SCHEMA = "rnn-harness-report/2"
+READABLE_SCHEMAS = ("rnn-harness-report/1", SCHEMA)
+RESULT_KEYS = tuple(ResultRow.__dataclass_fields__)
 REPORT_KEYS = ("schema", "created", "profile", "seed", "targets", "results", "summary")
 # The keys a row cannot do without: it is keyed and counted by them.
 ROW_IDENTITY_KEYS = ("property", "layer", "target", "status")
+__all__ = [
+    "FAILING_STATUSES",
+    "READABLE_SCHEMAS",
+    "SCHEMA",
+    "SEVERITY",
+    "STATUSES",
+    "exit_code",
+    "load_report",
+    "merge_payloads",
+    "row_identity",
+    "row_key",
+    "summarize",
+    "validate_report",
+    "worst_status",
+]
 CREATED_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 HOW_TO_FIX = "Pass a report.json written by `rnn-harness run`"
 
@@ -51,12 +52,22 @@ def utc_now() -> str:
 
 
 def row_key(row: dict[str, Any]) -> tuple[str, str, str]:
-    """The identity of a result row: ``(property, layer, target)``.
+    """The cell a result row is shown in: ``(property, layer, target)``.
 
     Args:
         row: one entry of a report's ``results``.
     """
     return (str(row.get("property")), str(row.get("layer")), str(row.get("target")))
+
+
+def row_identity(row: dict[str, Any]) -> tuple[str, str, str, str]:
+    """The identity of a result row: ``(property, test, layer, target)``.
+
+    Args:
+        row: one entry of a report's ``results``.
+    """
+    prop = str(row.get("property"))
+    return (prop, str(row.get("test") or prop), str(row.get("layer")), str(row.get("target")))
 
 
 def worst_status(statuses: Iterable[str]) -> str:
@@ -85,22 +96,12 @@ def summarize(results: Iterable[dict[str, Any]]) -> dict[str, int]:
 
 
 def _normalise_row(row: Any, *, target: str, where: str) -> dict[str, Any]:
-    if not isinstance(row, dict):
-        raise HarnessUsageError(
-            f"{where}: expected each result to be a JSON object. "
-            f"Received: {type(row).__name__}. Pass the payload written by --rnn-results"
-        )
-    status = row.get("status")
-    if status not in STATUSES:
-        raise HarnessUsageError(
-            f"{where}: expected a result status in {', '.join(STATUSES)}. "
-            f"Received: {status!r}. Pass the payload written by --rnn-results"
-        )
-    # Design keys first and always present; extra plugin keys (nodeid, known_failure) kept.
-    merged = {key: row.get(key) for key in RESULT_KEYS}
-    merged["target"] = row.get("target") or target
-    merged.update({k: v for k, v in row.items() if k not in RESULT_KEYS})
-    return merged
+    if isinstance(row, dict) and not row.get("target"):
+        row = {**row, "target": target}
+    try:
+        return ResultRow.from_dict(row, where=where).to_dict()
+    except HarnessUsageError as exc:
+        raise HarnessUsageError(f"{exc}. Pass the payload written by --rnn-results") from None
 
 
 def merge_payloads(
@@ -121,7 +122,7 @@ def merge_payloads(
 
     >>> report = merge_payloads([], profile="ci", seed=0, created="2026-11-26T12:00:00Z")
     >>> report["schema"], report["summary"]["passed"]
-    ('rnn-harness-report/1', 0)
+    ('rnn-harness-report/2', 0)
     """
     targets: list[dict[str, Any]] = []
     seen: dict[str, dict[str, Any]] = {}
@@ -176,7 +177,9 @@ def merge_payloads(
 
 
 def validate_report(report: Any, *, source: str = "report") -> Report:
-    """Check that ``report`` follows schema ``rnn-harness-report/1`` and return it.
+    """Check that ``report`` follows schema ``rnn-harness-report/2`` (or /1) and return it.
+
+    Rows of a /1 report are brought to /2 (``test`` defaults to the property id).
 
     Args:
         report: the decoded JSON.
@@ -189,9 +192,10 @@ def validate_report(report: Any, *, source: str = "report") -> Report:
             f"{source} is not an rnn-harness report: expected a JSON object with schema "
             f"{SCHEMA!r}. Received: a JSON {type(report).__name__}. {HOW_TO_FIX}"
         )
-    if report.get("schema") != SCHEMA:
+    if report.get("schema") not in READABLE_SCHEMAS:
         raise HarnessUsageError(
-            f"{source} is not an rnn-harness report: expected schema {SCHEMA!r}. "
+            f"{source} is not an rnn-harness report: expected schema "
+            f"{' or '.join(map(repr, READABLE_SCHEMAS))}. "
             f"Received: {report.get('schema')!r}. {HOW_TO_FIX}"
         )
     missing = [key for key in REPORT_KEYS if key not in report]
@@ -226,6 +230,11 @@ def validate_report(report: Any, *, source: str = "report") -> Report:
                 f"{source} is not a valid rnn-harness report: expected results[{i}].status in "
                 f"{', '.join(STATUSES)}. Received: {row['status']!r}. {HOW_TO_FIX}"
             )
+    report["results"] = [
+        ResultRow.from_dict(row, where=f"{source}: results[{i}]").to_dict()
+        for i, row in enumerate(report["results"])
+    ]
+    report["summary"] = {**dict.fromkeys(STATUSES, 0), **report["summary"]}
     return report
 
 
@@ -262,7 +271,7 @@ def load_report(path: str | Path) -> Report:
 
 
 def exit_code(report: Report) -> int:
-    """The process exit status a report calls for: 1 if any result failed or errored, else 0.
+    """The process exit status a report calls for: 1 if any result failed, errored or was flaky.
 
     Args:
         report: a report dict (from ``merge_payloads`` or ``load_report``).

@@ -118,8 +118,7 @@ class ResultRow:
             )
         if data["status"] not in STATUSES:
             raise HarnessUsageError(
-                f"{where}: expected a status in {', '.join(STATUSES)}. "
-                f"Received: {data['status']!r}"
+                f"{where}: expected a status in {', '.join(STATUSES)}. Received: {data['status']!r}"
             )
         names = {f.name for f in dataclasses.fields(cls)}
         fields = {k: v for k, v in data.items() if k in names}

@@ -31,6 +31,7 @@ from harness.report.model import (
     row_key,
     worst_status,
 )
+from harness.report.row import DETAIL_STATUSES
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 # Short cell text per status; the word keeps the matrix readable without colour.
@@ -41,9 +42,8 @@ STATUS_LABELS = {
     "skipped": "⏭️ skipped",
     "known_failure": "⚠️ known",
     "fixed": "🎉 fixed",
+    "flaky": "🎲 flaky",
 }
-# Statuses whose details (message, counterexample, reproducer) a reader needs.
-DETAIL_STATUSES = ("failed", "error", "known_failure")
 # GitHub caps a step summary at 1 MiB: a long traceback must not push the rest out.
 MAX_MESSAGE_CHARS = 4000
 MAX_MARKDOWN_FAILURES = 50  # beyond this a list stops helping; report.html has all of them
@@ -526,9 +526,9 @@ def render_junit(report: Report) -> str:
     Args:
         report: a report dict.
 
-    Testcases are named ``{property}[{layer}]`` with classname
-    ``rnn_harness.{target}``; failed results carry a ``failure``, errors an
-    ``error``, skipped and known failures a ``skipped`` element.
+    Testcases are named ``{test}[{layer}]`` with classname
+    ``rnn_harness.{target}.{property}``; failed and flaky results carry a
+    ``failure``, errors an ``error``, skipped and known failures a ``skipped`` element.
     """
     root = ET.Element("testsuites", name="rnn-harness")
     infos = {t.get("name"): t for t in report["targets"]}
@@ -537,7 +537,7 @@ def render_junit(report: Report) -> str:
         rows = [r for r in report["results"] if r["target"] == target]
         counts = {
             "tests": len(rows),
-            "failures": sum(r["status"] == "failed" for r in rows),
+            "failures": sum(r["status"] in ("failed", "flaky") for r in rows),
             "errors": sum(r["status"] == "error" for r in rows),
             "skipped": sum(r["status"] in ("skipped", "known_failure") for r in rows),
         }
@@ -565,8 +565,8 @@ def render_junit(report: Report) -> str:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                name=_xml_text(f"{row['property']}[{row['layer']}]"),
-                classname=_xml_text(f"rnn_harness.{target}"),
+                name=_xml_text(f"{row.get('test') or row['property']}[{row['layer']}]"),
+                classname=_xml_text(f"rnn_harness.{target}.{row['property']}"),
                 time=f"{float(row.get('duration_s') or 0.0):.3f}",
             )
             message = str(row.get("message") or "")
@@ -574,10 +574,10 @@ def render_junit(report: Report) -> str:
             if row.get("reproducer"):
                 body += f"\n\nreproducer: {row['reproducer']}"
             status = row["status"]
-            if status in ("failed", "error"):
+            if status in ("failed", "error", "flaky"):
                 element = ET.SubElement(
                     case,
-                    "failure" if status == "failed" else "error",
+                    "error" if status == "error" else "failure",
                     message=_xml_text(_first_line(message)),
                     type=status,
                 )
