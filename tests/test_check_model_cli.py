@@ -1,4 +1,4 @@
-"""``rnn-harness check-model``: reports and gate like ``run``; every bad input exits 2 in one line.
+"""harness.check_model.cli and report: the reports and gate of ``run``; bad input exits 2 in one line.
 
 The command is driven in-process through its own argparse subparser
 (``add_check_model_parser``), exactly as ``rnn-harness`` dispatches it.
@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.streaming import EXIT_FAILED, EXIT_OK, EXIT_USAGE, add_check_model_parser
+from harness.check_model.cli import add_check_model_parser
+from harness.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from harness.report.model import SCHEMA
+from harness.report.row import ResultRow
 
-MAX_EXAMPLES = (
-    "6"  # the command's plumbing is under test here; tests/test_streaming.py covers the check
-)
+MAX_EXAMPLES = "6"  # the command's plumbing is under test here; test_check_model_check.py the check
 
 
 def check_model_cli(argv: list[str]) -> int:
@@ -66,13 +67,14 @@ def test_streamable_model_exits_0_with_the_reports_of_run(target, tmp_path, caps
     assert code == EXIT_OK, stdout
     assert "verdict: streamable" in stdout
     report = read_report(out)
-    assert report["schema"] == "rnn-harness-report/1"
+    assert report["schema"] == SCHEMA  # the schema of `rnn-harness run` reports
     assert report["profile"] == "ci"
     assert report["seed"] == 0
     assert [t["name"] for t in report["targets"]] == [target.name]
     assert report["targets"][0]["versions"]["keras"].startswith("3.")
     (row,) = report["results"]
     assert row["property"] == "streaming_equals_whole"
+    assert row["test"] == "check_model"
     assert row["layer"] == "streamer"
     assert row["target"] == target.name
     assert row["status"] == "passed"
@@ -81,7 +83,8 @@ def test_streamable_model_exits_0_with_the_reports_of_run(target, tmp_path, caps
     assert row["tolerance"] == {"rtol": 1e-5, "atol": 1e-6}
     assert row["message"] is None and row["counterexample"] is None
     assert row["reproducer"] is None
-    assert [d["verdict"] for d in row["diagnosis"]] == ["streams", "streams"]
+    assert [d["verdict"] for d in row["details"]["diagnosis"]] == ["streams", "streams"]
+    assert ResultRow.from_dict(row).to_dict() == row
     assert report["summary"]["passed"] == 1
     for name in ("report.md", "report.html", "junit.xml"):
         assert (out / name).is_file(), name
@@ -102,7 +105,7 @@ def test_non_streamable_model_exits_1_with_the_diagnosis_and_no_examples(target,
     assert "needs the future" in stdout
     (row,) = read_report(out)["results"]
     assert row["status"] == "failed"
-    assert row["verdict"] == "not streamable"
+    assert row["details"]["verdict"] == "not streamable"
     assert row["examples"] == 0
     assert "both_ways (Bidirectional)" in row["message"]
     assert "<failure" in (out / "junit.xml").read_text(encoding="utf-8")
@@ -146,7 +149,7 @@ def test_unsafe_opts_in_to_a_lambda_model(target, tmp_path, capsys):
     stdout = capsys.readouterr().out
     assert code == EXIT_OK, stdout
     (row,) = read_report(out)["results"]
-    lam = [d for d in row["diagnosis"] if d["class_name"] == "Lambda"]
+    lam = [d for d in row["details"]["diagnosis"] if d["class_name"] == "Lambda"]
     assert lam[0]["verdict"] == "unknown"
 
 
@@ -252,4 +255,4 @@ def test_data_rows_are_streamed_from_the_command_line(target, tmp_path, capsys):
     capsys.readouterr()
     (row,) = read_report(out)["results"]
     assert row["status"] == "passed"
-    assert row["batch_size"] == 3
+    assert row["details"]["batch_size"] == 3

@@ -11,10 +11,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from harness.check_model.cli import add_check_model_parser
 from harness.cli import compare, explain, matrix, run
 from harness.cli.console import err
 from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessUsageError
-from harness.streaming import add_check_model_parser
 
 
 def build_parser() -> argparse.ArgumentParser:
