@@ -3,15 +3,17 @@
 Every streamable model must pass, and every diagnosed blocker, forced past the
 diagnosis, must really diverge. Deliberately broken twin builders and a broken
 reset must make the check fail, which is the proof that ``streaming_equals_whole``
-bites. The API works in a user's plain pytest run.
+bites. The API works in a user's plain pytest run, and leaves the process as it was.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +177,96 @@ def test_api_works_in_a_plain_pytest_run_without_the_harness_plugin(target, tmp_
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert "2 passed" in ran.stdout
+
+
+# --- no hidden global state -----------------------------------------------------------------
+
+# Each mode runs in a fresh interpreter, where no harness target has set any switch yet.
+# "import": check_model imports Keras for a target, with nothing imported before it.
+# "switches": the backend is imported first, its switches read; then a model object and a
+# file are checked. (Importing TensorFlow imports Keras: the two cannot share a process.)
+PROCESS_STATE_SCRIPT = """
+import json, os, sys
+
+from harness import check_model
+from harness.precision import apply_precision
+
+mode, backend, model_path = sys.argv[1:]
+target = "keras3-" + backend
+
+
+def state():
+    # "native" reads the float32 precision switches and sets none.
+    found = {"switches": apply_precision(backend, "native")}
+    if backend == "jax":
+        import jax
+
+        found["jax_compilation_cache_dir"] = jax.config.jax_compilation_cache_dir
+    return {**found, "environ": dict(os.environ)}
+
+
+if mode == "import":
+    keys = ("KERAS_BACKEND", "TF_CPP_MIN_LOG_LEVEL")
+    before = {k: os.environ.get(k) for k in keys}
+    passed = [check_model(model_path, target=target, batch_size=2, max_examples=2).passed]
+    after = {k: os.environ.get(k) for k in keys}
+else:
+    before = state()
+    import keras
+
+    model = keras.saving.load_model(model_path)
+    passed = [
+        check_model(model, batch_size=2, max_examples=2).passed,
+        check_model(model_path, target=target, batch_size=2, max_examples=2).passed,
+    ]
+    after = state()
+print(json.dumps({"before": before, "after": after, "passed": passed}))
+"""
+
+
+def process_state(mode: str, model_file: Path) -> dict:
+    """Run ``PROCESS_STATE_SCRIPT`` in ``mode``: what check_model left as it found it."""
+    import keras
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO))
+    env.pop("KERAS_BACKEND", None)  # check_model sets it to import Keras, then restores it
+    ran = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            PROCESS_STATE_SCRIPT,
+            mode,
+            keras.backend.backend(),
+            str(model_file),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return json.loads(ran.stdout.strip().splitlines()[-1])
+
+
+def changed(before: dict, after: dict) -> set[str]:
+    return {key for key in {*before, *after} if before.get(key) != after.get(key)}
+
+
+def test_importing_keras_for_a_target_leaves_the_environment_as_it_was(target, tmp_path):
+    model_file = tmp_path / "small.keras"
+    streamable_models()["lstm_many_to_many"]().save(model_file)
+    found = process_state("import", model_file)
+    assert found["passed"] == [True]
+    assert found["before"] == {"KERAS_BACKEND": None, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    assert found["after"] == found["before"]
+
+
+def test_check_model_leaves_precision_switches_and_environment_as_they_were(target, tmp_path):
+    model_file = tmp_path / "small.keras"
+    streamable_models()["lstm_many_to_many"]().save(model_file)
+    found = process_state("switches", model_file)
+    assert found["passed"] == [True, True]
+    before, after = found["before"], found["after"]
+    assert after["switches"] == before["switches"]
+    assert after.get("jax_compilation_cache_dir") == before.get("jax_compilation_cache_dir")
+    assert not changed(before["environ"], after["environ"])
