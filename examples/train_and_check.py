@@ -3,7 +3,7 @@
 The task is a causal one: at every timestep, output the sum of the last three
 values of a noisy signal. The model (LSTM -> TimeDistributed(Dense)) is trained
 stateless on whole sequences for a few seconds, saved as a .keras file, and then
-checked by ``harness.streaming.check_model``: made stateful at batch size 4 and fed
+checked by ``harness.check_model``: made stateful at batch size 4 and fed
 in chunks, must it give the outputs it gives on whole sequences?
 
 Run from the repository root:
@@ -49,7 +49,7 @@ def main() -> int:
     import keras
     import numpy as np
 
-    from harness.streaming import check_model
+    from harness import check_model
 
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
