@@ -22,6 +22,48 @@ from harness.tolerance import Tolerance, excess, max_abs_error
 AXIS_NAMES = {1: ("unit",), 2: ("sample", "unit"), 3: ("sample", "timestep", "unit")}
 
 
+TYPES_KEY = "_types"  # in a counterexample: how to rebuild each value (see ``from_plain``)
+
+
+def type_tag(value: Any) -> str | None:
+    """How ``from_plain`` rebuilds ``value`` from its plain form; ``None`` for plain JSON."""
+    from harness.specs import Case, LayerSpec, ModelCase, ModelSpec
+
+    if isinstance(value, np.ndarray):
+        return f"ndarray:{value.dtype}"
+    for cls in (Case, ModelCase, LayerSpec, ModelSpec):
+        if isinstance(value, cls):
+            return cls.__name__
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, np.ndarray) for v in value):
+        return f"list[ndarray:{value[0].dtype}]"
+    return None
+
+
+def from_plain(value: Any, tag: str | None) -> Any:
+    """Rebuild a value from its plain form and its ``type_tag``."""
+    from harness.specs import Case, LayerSpec, ModelCase, ModelSpec
+
+    if tag is None or value is None:
+        return value
+    if tag.startswith("ndarray:"):
+        return np.asarray(value, dtype=tag.removeprefix("ndarray:"))
+    if tag.startswith("list[ndarray:"):
+        dtype = tag.removeprefix("list[ndarray:").removesuffix("]")
+        return [np.asarray(v, dtype=dtype) for v in value]
+    classes = {c.__name__: c for c in (Case, ModelCase, LayerSpec, ModelSpec)}
+    return classes[tag].from_dict(value)
+
+
+def example_from_plain(counterexample: dict[str, Any]) -> dict[str, Any]:
+    """The values of an example, rebuilt from a counterexample's plain data.
+
+    Keys a failing comparison added (``failed_comparison``, ...) are left out.
+    """
+    types = counterexample.get(TYPES_KEY, {})
+    names = counterexample.get("_names", list(types))
+    return {name: from_plain(counterexample.get(name), types.get(name)) for name in names}
+
+
 def to_plain(value: Any) -> Any:
     """Convert arrays, specs and tuples to JSON-ready lists, dicts and numbers."""
     if isinstance(value, np.ndarray):
@@ -61,10 +103,22 @@ class PropertyCheck:
             self.on_example()
 
     def counterexample(self) -> dict[str, Any] | None:
-        """The last example's data, and what its failing comparison saw, as plain values."""
+        """The last example's data, and what its failing comparison saw, as plain values.
+
+        ``_names`` lists the example's own values and ``_types`` how to rebuild those
+        that are not plain JSON (``example_from_plain``): a reproducer replays them.
+        """
         if self.example_data is None:
             return None
-        return to_plain({**self.example_data, **self.diagnostics})
+        types = {k: t for k, v in self.example_data.items() if (t := type_tag(v)) is not None}
+        return to_plain(
+            {
+                **self.example_data,
+                **self.diagnostics,
+                "_names": list(self.example_data),
+                TYPES_KEY: types,
+            }
+        )
 
     def assert_close(
         self,

@@ -578,6 +578,16 @@ class Case(ChunkedExample):
             "weights": [w.tolist() for w in self.weights],
         }
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Case:
+        return cls(
+            LayerSpec.from_dict(data["spec"]),
+            int(data["batch_size"]),
+            tuple(data["splits"]),
+            np.asarray(data["x"], dtype=np.float32),
+            [np.asarray(w, dtype=np.float32) for w in data["weights"]],
+        )
+
 
 @dataclass
 class ModelCase(ChunkedExample):
@@ -597,3 +607,13 @@ class ModelCase(ChunkedExample):
             "x": self.x.tolist(),
             "weights": [w.tolist() for w in self.weights],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelCase:
+        return cls(
+            ModelSpec.from_dict(data["spec"]),
+            int(data["batch_size"]),
+            tuple(data["splits"]),
+            np.asarray(data["x"], dtype=np.float32),
+            [np.asarray(w, dtype=np.float32) for w in data["weights"]],
+        )

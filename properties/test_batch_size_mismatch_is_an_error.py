@@ -54,7 +54,7 @@ def test_another_batch_size_is_refused(target, layer_kind, check, data):
         label="wrong batch",
     )
     states = data.draw(layer_states(case.spec, case.batch_size), label="states before")
-    check.example(case=case, wrong_batch=x, states=states)
+    check.example(case=case, wrong=wrong, wrong_batch=x, states=states)
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
     runner.set_states(states)
@@ -74,7 +74,7 @@ def test_short_last_batch_in_predict_is_refused(target, layer_kind, check, data)
         sequences(batch_size=n, timesteps=case.timesteps, features=case.spec.features),
         label="predict input",
     )
-    check.example(case=case, predict_x=x)
+    check.example(case=case, short=short, n=n, predict_x=x)
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
     runner.set_states([np.zeros(s.shape, np.float32) for s in runner.states()])

@@ -139,7 +139,7 @@ def test_masked_sequences_match_generic(target, layer_kind, check, data):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1), label="mask seed"))
     make = _holed_mask if holed else _right_padded_mask
     mask = make(rng, case.batch_size, case.timesteps)
-    check.example(case=case, mask=mask)
+    check.example(case=case, holed=holed, mask=mask)
     tol = target.tolerance("consistency")
     kind = "not right-padded" if holed else "right-padded"
 

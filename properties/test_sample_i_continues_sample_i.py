@@ -64,7 +64,7 @@ def test_a_row_continues_only_its_own_history(target, layer_kind, check, data):
         sequences(batch_size=case.batch_size, timesteps=first, features=case.spec.features),
         label="other rows' first chunk",
     )
-    check.example(case=case, row=row, others=others)
+    check.example(case=case, row=row, first=first, others=others)
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
     tol = target.tolerance("consistency")

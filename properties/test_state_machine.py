@@ -234,5 +234,38 @@ def run_state_machine(
     return check
 
 
+class _Recorded:
+    """Stands in for Hypothesis's ``data`` in a replay: hands out recorded draws in order."""
+
+    def __init__(self, values):
+        self.values = list(values)
+
+    def draw(self, strategy, label=None):
+        return self.values.pop(0)
+
+
+def replay_test_state_machine(target, layer_kind, check, example):
+    """Replay a recorded program through the machine's own rules and invariant.
+
+    Used by reproducers: ``example`` holds ``case`` (spec, batch size, weights) and
+    ``program`` (one dict per step, as the machine recorded it).
+    """
+    case = example["case"]
+    machine = state_machine(target, layer_kind, check)()
+    machine.build(spec=case.spec, batch_size=case.batch_size, data=_Recorded([case.weights]))
+    machine.stored_states_match_reference()
+    for step in example["program"]:
+        op = step["op"]
+        if op in ("feed", "predict"):
+            x = np.asarray(step["x"], dtype=np.float32)
+            getattr(machine, op)(data=_Recorded([x.shape[1], x]))
+        elif op == "set_states":
+            states = [np.asarray(s, dtype=np.float32) for s in step["states"]]
+            machine.set_states(data=_Recorded([states]))
+        else:
+            getattr(machine, op)()
+        machine.stored_states_match_reference()
+
+
 def test_state_machine(target, layer_kind, check):
     run_state_machine(target, layer_kind, check, settings())
