@@ -203,6 +203,17 @@ def test_function_name(test: str) -> str:
     return test.split("[", 1)[0]
 
 
+def _is_check_example(node: ast.AST) -> bool:
+    """Whether ``node`` is a call ``check.example(...)``."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "example"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "check"
+    )
+
+
 def replay_source(module_source: str, test: str) -> str:
     """``def replay(target, layer_kind, check, example)`` for one test of a property module.
 
@@ -223,17 +234,15 @@ def replay_source(module_source: str, test: str) -> str:
     function = functions.get(name)
     if function is None:
         raise HarnessUsageError(f"no test function {name!r} in the property module")
-    for index, statement in enumerate(function.body):
-        call = statement.value if isinstance(statement, ast.Expr) else None
-        if (
-            isinstance(call, ast.Call)
-            and isinstance(call.func, ast.Attribute)
-            and call.func.attr == "example"
-            and isinstance(call.func.value, ast.Name)
-            and call.func.value.id == "check"
-        ):
-            break
-    else:
+    index, call = next(
+        (
+            (i, s.value)
+            for i, s in enumerate(function.body)
+            if isinstance(s, ast.Expr) and _is_check_example(s.value)
+        ),
+        (None, None),
+    )
+    if call is None:
         raise HarnessUsageError(f"{name} has no check.example(...) call to replay from")
     bindings = []
     for keyword in call.keywords:

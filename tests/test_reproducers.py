@@ -71,7 +71,7 @@ def test_a_test_that_draws_after_check_example_is_refused_not_half_replayed():
         "    check.example(case=case)\n"
         "    more = data.draw(cases())\n"
     )
-    with pytest.raises(HarnessUsageError, match="draws after check.example"):
+    with pytest.raises(HarnessUsageError, match=r"draws after check\.example"):
         replay_source(source, "test_x")
 
 
