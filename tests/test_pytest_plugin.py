@@ -104,3 +104,44 @@ def test_failing_property_prints_message_and_shrunk_counterexample():
     # Hypothesis names the shrunk example "Falsifying example" or "Failing test case".
     assert "Falsifying example" in out or "Failing test case" in out
     assert "'case': Case(spec=LayerSpec(kind='LSTM'" in out
+
+
+FLAKY_PROPERTY = '''
+import pytest
+from hypothesis import given, strategies as st
+
+pytestmark = pytest.mark.rnn_property("chunked_equals_whole")
+CALLS = []
+
+
+@given(x=st.integers(0, 10))
+def test_fails_only_the_first_time(target, layer_kind, check, x):
+    check.example(x=x)
+    CALLS.append(x)
+    if len(CALLS) == 1:
+        check.fail("a failure that depends on what ran before")
+'''
+
+
+def test_a_failure_that_does_not_replay_is_flaky_and_fails_the_gate(tmp_path: Path):
+    import json
+
+    from harness.report.model import exit_code, merge_payloads
+
+    (tmp_path / "test_flaky_property.py").write_text(FLAKY_PROPERTY, encoding="utf-8")
+    results = tmp_path / "results.json"
+    result = pytest_run(
+        str(tmp_path / "test_flaky_property.py"),
+        "--rnn-layers=LSTM",
+        f"--rnn-results={results}",
+        "-p",
+        "no:randomly",
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    payload = json.loads(results.read_text())
+    (row,) = payload["results"]
+    assert row["status"] == "flaky"
+    assert row["test"] == "test_fails_only_the_first_time"
+    assert "a failure that depends on what ran before" in str(row["details"]["first_run"])
+    assert row["details"]["replay"]["outcome"].startswith("passed")
+    assert exit_code(merge_payloads([payload], profile="dev", seed=None)) == 1
