@@ -106,7 +106,7 @@ def test_failing_property_prints_message_and_shrunk_counterexample():
     assert "'case': Case(spec=LayerSpec(kind='LSTM'" in out
 
 
-FLAKY_PROPERTY = '''
+FLAKY_PROPERTY = """
 import pytest
 from hypothesis import given, strategies as st
 
@@ -120,7 +120,7 @@ def test_fails_only_the_first_time(target, layer_kind, check, x):
     CALLS.append(x)
     if len(CALLS) == 1:
         check.fail("a failure that depends on what ran before")
-'''
+"""
 
 
 def test_a_failure_that_does_not_replay_is_flaky_and_fails_the_gate(tmp_path: Path):
