@@ -197,9 +197,7 @@ def _layer(item: pytest.Item) -> str | None:
 def test_name(item: pytest.Item) -> str:
     """The test function and its parameters other than the layer, e.g. ``test_paths[fit]``."""
     callspec = getattr(item, "callspec", None)
-    params = [
-        str(v) for k, v in (callspec.params.items() if callspec else []) if k != "layer_kind"
-    ]
+    params = [str(v) for k, v in (callspec.params.items() if callspec else []) if k != "layer_kind"]
     name = getattr(item, "originalname", None) or item.name
     return f"{name}[{'-'.join(params)}]" if params else name
 
