@@ -160,9 +160,21 @@ class _Bundle(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 def main():
-    for name in SOURCES:  # this file's modules, not those of a script run before it
-        sys.modules.pop(name, None)
-    sys.meta_path.insert(0, _Bundle())
+    # This file's modules, not those of a script run before it nor the installed ones;
+    # put back afterwards, so that running this file inside another process is harmless.
+    saved = {{name: sys.modules.pop(name) for name in list(SOURCES) if name in sys.modules}}
+    bundle = _Bundle()
+    sys.meta_path.insert(0, bundle)
+    try:
+        return replay_example()
+    finally:
+        sys.meta_path.remove(bundle)
+        for name in SOURCES:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+
+
+def replay_example():
     from harness.env import apply_target_environment
 
     apply_target_environment(TARGET)

@@ -179,6 +179,7 @@ def test_reproducer_replays_the_program_and_reproduces_only_a_real_failure(
         run(target, "SimpleRNN", max_examples=MAX_EXAMPLES_TO_FALSIFY, shrink=True, check=check)
     row = {
         "property": PROPERTY_ID,
+        "test": "test_state_machine",
         "layer": "SimpleRNN",
         "target": target.name,
         "counterexample": check.counterexample(),
@@ -191,10 +192,12 @@ def test_reproducer_replays_the_program_and_reproduces_only_a_real_failure(
         runpy.run_path(str(script), run_name="__main__")
     out = capsys.readouterr().out
     assert exit_info.value.code == 1, out
-    assert "MISMATCH stored state 0 after step 1 (reset)" in out
-    assert "REPRODUCED" in out
+    assert "stored state 0 after step 1 (reset)" in out
+    assert "REPRODUCED: the property fails on this example" in out
 
     monkeypatch.undo()
-    runpy.run_path(str(script), run_name="__main__")
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
     out = capsys.readouterr().out
-    assert "NOT REPRODUCED" in out and "MISMATCH" not in out, out
+    assert exit_info.value.code == 0, out
+    assert "NOT REPRODUCED" in out and "REPRODUCED: the" not in out, out
