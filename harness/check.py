@@ -143,7 +143,8 @@ class PropertyCheck:
         if actual.shape != expected.shape:
             raise PropertyFailure(
                 f"[{self.property_id} | {self.layer} | {self.target}] {what}: expected shape "
-                f"{expected.shape}. Received: {actual.shape}"
+                f"{expected.shape}. Received: {actual.shape}",
+                check=what,
             )
         err = max_abs_error(actual, expected)
         self.max_abs_error = max(self.max_abs_error, err)
@@ -165,10 +166,13 @@ class PropertyCheck:
             f"{n_bad} of {over.size} elements differ beyond tolerance ({tol}).\n"
             f"  largest difference at ({where}): actual={float(actual[index])!r}, "
             f"expected={float(expected[index])!r}, "
-            f"|diff|={abs(float(actual[index]) - float(expected[index])):.3g}"
+            f"|diff|={abs(float(actual[index]) - float(expected[index])):.3g}",
+            check=what,
         )
 
     def fail(self, message: str) -> None:
         """Fail the property with a message that names property, layer and target."""
         __tracebackhide__ = True
-        raise PropertyFailure(f"[{self.property_id} | {self.layer} | {self.target}] {message}")
+        raise PropertyFailure(
+            f"[{self.property_id} | {self.layer} | {self.target}] {message}", check=message
+        )

@@ -20,7 +20,15 @@ class HarnessUsageError(ValueError):
 
 
 class PropertyFailure(AssertionError):
-    """A property's invariant does not hold. The message says where and by how much."""
+    """A property's invariant does not hold. The message says where and by how much.
+
+    ``check`` is the label of the failing comparison or check (what a known-failure
+    signature's ``check`` is matched against).
+    """
+
+    def __init__(self, message: str, *, check: str | None = None):
+        super().__init__(message)
+        self.check = check if check is not None else message
 
 
 def check_argument(condition: bool, message: str) -> None:

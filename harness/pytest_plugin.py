@@ -20,7 +20,7 @@ from harness.catalogue import PROPERTY_IDS
 from harness.check import PropertyCheck
 from harness.env import apply_target_environment, installed_versions
 from harness.errors import HarnessUsageError
-from harness.known_failures import find_known_failure, load_known_failures
+from harness.known_failures import load_known_failures, recognise
 from harness.precision import PRECISION_ENV, precision_from_env, validate_precision
 from harness.profiles import (
     DEFAULT_PROFILE,
@@ -29,6 +29,7 @@ from harness.profiles import (
     register_profiles,
     without_shrinking,
 )
+from harness.recognition import Recognition
 from harness.report.row import ResultRow
 from harness.specs import LAYER_KINDS
 from harness.targets import default_target_name, get_target, validate_target_name
@@ -210,19 +211,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         prop, layer = _property_id(item), _layer(item)
         if prop is None or layer is None:
             continue
-        entry = find_known_failure(
-            config._rnn_known,
-            property_id=prop,
-            layer=layer,
-            target=config._rnn_target,
-            versions=versions,
-            test=item.originalname,
-        )
-        if entry is not None:
-            item.add_marker(
-                pytest.mark.xfail(reason=f"known failure: {entry.reason}", strict=False)
+        entries = [
+            e
+            for e in config._rnn_known
+            if e.matches(
+                property_id=prop,
+                layer=layer,
+                target=config._rnn_target,
+                versions=versions,
+                test=test_name(item),
             )
-            item._rnn_known = entry
+        ]
+        if entries:
+            item._rnn_known = entries
 
 
 @pytest.fixture(scope="session")
@@ -255,24 +256,37 @@ def check(request: pytest.FixtureRequest, target) -> PropertyCheck:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    """Re-confirm a reviewed known failure without shrinking it again.
+    """Replay and recognise the known failures of this test (``harness.recognition``).
 
-    Its counterexample was minimised when it was reviewed; shrinking a failure that
-    is already known costs minutes per test on slow backends and tells nothing new.
-    A ``@given`` test's settings are read from the wrapped function when it is called
-    (the profile was fixed when its module was imported), so they are swapped there;
-    a test that reads ``settings()`` itself (the state machine) gets a profile.
+    Each entry's recorded counterexample runs first; then a ``@given`` test runs all
+    its examples, those that fail as an entry's signature says being recorded, not
+    raised. A test that is not ``@given`` (the state machine) stops at its first
+    failure, which is known only if it matches a signature; it runs without
+    shrinking, since a known failure was minimised when it was reviewed.
     """
-    if getattr(item, "_rnn_known", None) is None:
+    entries = getattr(item, "_rnn_known", None)
+    evidence: PropertyCheck | None = getattr(item, "_rnn_check", None)
+    target = getattr(item, "funcargs", {}).get("target")
+    if entries and target is not None:
+        entries = [
+            e
+            for e in entries
+            if e.device in (None, target.device) and e.precision in (None, target.precision)
+        ]
+    if not entries or evidence is None:
         return (yield)
+    recognition = Recognition(entries, evidence)
+    item._rnn_recognition = recognition
+    recognition.replay(item.module, test_name(item), target, _layer(item))
     test = getattr(item, "obj", None)
-    current = getattr(test, "_hypothesis_internal_use_settings", None)
-    if current is not None:
-        test._hypothesis_internal_use_settings = without_shrinking(current)
+    hypothesis = getattr(test, "hypothesis", None)
+    if hypothesis is not None:
+        inner = hypothesis.inner_test
+        hypothesis.inner_test = recognition.wrap(inner)
         try:
             return (yield)
         finally:
-            test._hypothesis_internal_use_settings = current
+            hypothesis.inner_test = inner
     profile = settings()
     settings.register_profile("_rnn_known_failure", parent=without_shrinking(profile))
     settings.load_profile("_rnn_known_failure")
@@ -291,36 +305,44 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return report
     if report.when == "setup" and report.passed:
         return report
-    known = getattr(item, "_rnn_known", None)
+    recognition: Recognition | None = getattr(item, "_rnn_recognition", None)
     excinfo = call.excinfo
     details = {}
+    known_reason = None
+    if recognition is not None:
+        if excinfo is not None and not excinfo.errisinstance(Flaky):
+            recognition.record(excinfo.value)  # a test that is not @given: its one failure
+        details = recognition.summary()
     if excinfo is not None and excinfo.errisinstance(Flaky):
         # A failure that did not fail again when Hypothesis replayed it (on a fresh
         # runner: runners live for one example): a harness defect until shown otherwise.
         status = "flaky"
         first = [str(e).strip() for e in getattr(excinfo.value, "exceptions", ())]
-        details = {
-            "first_run": {"outcome": "failed", "messages": first},
-            "replay": {"outcome": "passed: the same example did not fail again"},
-        }
-    elif hasattr(report, "wasxfail"):
-        status = "fixed" if report.passed else "known_failure"
-    elif report.passed:
-        status = "passed"
+        details["first_run"] = {"outcome": "failed", "messages": first}
+        details["replay"] = {"outcome": "passed: the same example did not fail again"}
     elif report.skipped:
         status = "skipped"
+    elif (
+        recognition is not None
+        and (recognition.hits or recognition.not_reproduced)
+        and (excinfo is None or recognise(recognition.entries, excinfo.value) is not None)
+    ):
+        status, known_reason = _known_status(recognition, evidence)
+    elif report.passed:
+        status = "passed"
     elif excinfo is not None and excinfo.errisinstance(AssertionError):
         status = "failed"
     else:
         status = "error"
     message = None
-    if status in ("failed", "known_failure", "error", "flaky") and excinfo is not None:
+    if status in ("known_failure", "fixed"):
+        message = known_reason
+    elif status in ("failed", "error", "flaky") and excinfo is not None:
         message = str(excinfo.value).strip()
         if status in ("error", "flaky"):
             message = f"{excinfo.typename}: {message}"
     elif status == "skipped":
         message = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else None
-    failed = status in ("failed", "known_failure", "error", "flaky")
     row = ResultRow(
         property=evidence.property_id,
         test=test_name(item),
@@ -332,14 +354,39 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         max_abs_error=evidence.max_abs_error,
         tolerance=evidence.tolerance.to_dict() if evidence.tolerance else None,
         message=message,
-        counterexample=evidence.counterexample() if failed else None,
-        known_failure=known.reason if known else None,
+        counterexample=_counterexample(status, evidence, recognition),
+        known_failure="; ".join(e.reason for e in recognition.entries) if recognition else None,
         nodeid=item.nodeid,
         details=details,
     )
     # Carried on the report so that pytest-xdist ships it from workers to the controller.
     report.user_properties.append(("rnn_result", row.to_dict()))
     return report
+
+
+def _known_status(recognition: Recognition, evidence: PropertyCheck) -> tuple[str, str]:
+    """``known_failure`` with what hit, or ``fixed`` when a recorded example no longer fails."""
+    if recognition.hits:
+        parts = [
+            f"{h.count} example(s) failed as {source} records ({h.entry.reason}): {h.message}"
+            for source, h in recognition.hits.items()
+        ]
+        return "known_failure", "\n".join(parts)
+    names = ", ".join(e.source for e in recognition.not_reproduced)
+    return "fixed", (
+        f"known failure {names} did not reproduce on the versions it was recorded for "
+        f"(its recorded example passed, and none of {evidence.examples} examples failed as "
+        "it records): investigate, then update or remove the entry"
+    )
+
+
+def _counterexample(status: str, evidence: PropertyCheck, recognition) -> dict | None:
+    """The example a reader needs: a known failure's first hit, else the failing one."""
+    if status == "known_failure" and recognition is not None and recognition.hits:
+        return next(iter(recognition.hits.values())).counterexample
+    if status in ("failed", "error", "flaky"):
+        return evidence.counterexample()
+    return None
 
 
 class ResultCollector:

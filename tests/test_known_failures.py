@@ -1,21 +1,28 @@
-"""The known-failures file: parsing, validation and matching."""
+"""The known-failures file: parsing, validation, matching, and signatures that name one bug."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pytest
 
 from harness.catalogue import PROPERTY_IDS
-from harness.errors import HarnessUsageError
-from harness.known_failures import find_known_failure, load_known_failures
+from harness.errors import HarnessUsageError, PropertyFailure
+from harness.known_failures import find_known_failure, load_known_failures, recognise
 
+REPO = Path(__file__).resolve().parent.parent
+SHIPPED = REPO / "known_failures.toml"
 ENTRY = """
 [[known_failure]]
 property = "paths_agree"
 test = "test_one_predict_carries_state_from_batch_to_batch"
 layer = "*"
+layer_reason = "the trainer, not the layer"
 target = "keras3-jax"
-versions = { keras = ">=3.0,<3.16", jax = "==0.10.2" }
+versions = { keras = "==3.15.1", jax = ["==0.10.2", "==0.11.2"] }
 reason = "predict does not carry state"
+signature = { check = 'one predict over \\d+ batches' }
 """
 
 
@@ -37,9 +44,10 @@ def match(entries, **overrides):
     return find_known_failure(entries, **args)
 
 
-def test_entry_matches_its_property_target_versions_and_test(tmp_path):
+def test_entry_matches_its_property_test_target_and_each_pinned_version(tmp_path):
     entries = load(tmp_path, ENTRY)
     assert match(entries).reason == "predict does not carry state"
+    assert match(entries, versions={"keras": "3.15.1", "jax": "0.11.2"}) is not None
 
 
 @pytest.mark.parametrize(
@@ -49,6 +57,7 @@ def test_entry_matches_its_property_target_versions_and_test(tmp_path):
         {"target": "keras3-torch"},
         {"versions": {"keras": "3.16.0", "jax": "0.10.2"}},
         {"versions": {"keras": "3.15.1", "jax": "0.10.3"}},
+        {"versions": {"keras": "3.15.1", "jax": "0.11.0"}},
         {"versions": {"keras": "3.15.1"}},
         {"test": "test_state_evolves_the_same_through_every_path"},
     ],
@@ -57,12 +66,14 @@ def test_entry_does_not_match_outside_its_scope(tmp_path, override):
     assert match(load(tmp_path, ENTRY), **override) is None
 
 
-def test_report_rows_without_a_test_name_match_a_test_scoped_entry(tmp_path):
-    assert match(load(tmp_path, ENTRY), test=None) is not None
+def test_a_device_entry_matches_only_that_device(tmp_path):
+    entries = load(tmp_path, ENTRY.replace("versions = ", 'device = "gpu"\nversions = '))
+    assert match(entries, device="gpu") is not None
+    assert match(entries, device="cpu") is None
 
 
 def test_a_local_version_label_matches_a_plain_pin(tmp_path):
-    text = ENTRY.replace('jax = "==0.10.2"', 'torch = "==2.13.0"').replace(
+    text = ENTRY.replace('jax = ["==0.10.2", "==0.11.2"]', 'torch = "==2.13.0"').replace(
         "keras3-jax", "keras3-torch"
     )
     entries = load(tmp_path, text)
@@ -71,30 +82,129 @@ def test_a_local_version_label_matches_a_plain_pin(tmp_path):
     )
 
 
+def test_a_signature_recognises_its_failure_and_nothing_else(tmp_path):
+    (entry,) = load(tmp_path, ENTRY)
+    label = "one predict over 3 batches of 2 vs row i of each batch continuing row i"
+    assert recognise([entry], PropertyFailure("[...] " + label, check=label)) is entry
+    assert recognise([entry], PropertyFailure("x", check="stored state 0 after chunk 1")) is None
+    assert recognise([entry], RuntimeError(label)) is None  # a crash is not a failed check
+
+
+def test_an_exception_signature_needs_the_type_and_the_message(tmp_path):
+    text = ENTRY.replace(
+        "signature = { check = 'one predict over \\d+ batches' }",
+        'signature = { exception = "TypeError", message = "NoneType" }',
+    )
+    (entry,) = load(tmp_path, text)
+    assert recognise([entry], TypeError("'NoneType' object is not callable")) is entry
+    assert recognise([entry], ValueError("'NoneType' object is not callable")) is None
+    assert recognise([entry], TypeError("unsupported operand")) is None
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
-        (ENTRY.replace('reason = "predict does not carry state"', ""), "Missing or empty: reason"),
+        (ENTRY.replace('reason = "predict does not carry state"', ""), "missing reason"),
+        (
+            ENTRY.replace("signature = { check = 'one predict over \\d+ batches' }", ""),
+            "missing signature",
+        ),
+        (ENTRY.replace("{ check = 'one", "{ chek = 'one"), "signature has unknown keys chek"),
+        (
+            ENTRY.replace("{ check = 'one predict over \\d+ batches' }", "{ check = '(' }"),
+            "is not a regex",
+        ),
+        (
+            ENTRY.replace("{ check = 'one predict over \\d+ batches' }", '{ message = "x" }'),
+            "needs a check, or an exception",
+        ),
         (ENTRY.replace('layer = "*"', 'layer = "Dense"'), "layer='Dense'"),
+        (
+            ENTRY.replace('layer_reason = "the trainer, not the layer"\n', ""),
+            'layer = "*" needs layer_reason',
+        ),
         (ENTRY.replace('"paths_agree"', '"paths"'), "unknown property 'paths'"),
-        (ENTRY.replace('">=3.0,<3.16"', '"three"'), "is not a version specifier"),
+        (ENTRY.replace('keras = "==3.15.1"', 'keras = ">=3.0,<3.16"'), "is not an exact pin"),
+        (ENTRY.replace('keras = "==3.15.1"', 'keras = "==3.*"'), "is not an exact pin"),
+        (ENTRY.replace('keras = "==3.15.1"', 'keras = "three"'), "is not an exact pin"),
         (ENTRY.replace("test = ", "tset = "), "unknown keys tset"),
         (ENTRY.replace('test = "test_one', 'test = "one'), "must name a property test function"),
+        (ENTRY.replace("versions = ", 'device = "tpu"\nversions = '), "device='tpu'"),
+        (
+            ENTRY.replace("versions = ", 'counterexample = { GRU = "nope.json" }\nversions = '),
+            "does not exist",
+        ),
         ("[known_failure]\nproperty = 1\n", "expected a table"),
         ("[[known_failure]\n", "is not valid TOML"),
         ("[other]\n", "expected only [[known_failure]] tables"),
     ],
 )
-def test_malformed_entries_are_usage_errors_naming_the_problem(tmp_path, text, fragment):
-    with pytest.raises(HarnessUsageError, match=None) as excinfo:
+def test_malformed_entries_are_usage_errors_naming_the_entry_and_the_problem(
+    tmp_path, text, fragment
+):
+    with pytest.raises(HarnessUsageError) as excinfo:
         load(tmp_path, text)
-    assert fragment in str(excinfo.value)
+    message = str(excinfo.value)
+    assert fragment in message
+    assert "\n" not in message
+    if "[[known_failure]]" in text:
+        assert "kf.toml#1" in message
 
 
-def test_the_projects_own_file_is_valid():
-    from pathlib import Path
+# --- the shipped file ------------------------------------------------------------------
 
-    entries = load_known_failures(
-        Path(__file__).resolve().parent.parent / "known_failures.toml", property_ids=PROPERTY_IDS
-    )
-    assert all(e.reason and e.versions for e in entries)
+
+SHIPPED_ENTRIES = load_known_failures(SHIPPED, property_ids=PROPERTY_IDS)
+
+
+def test_the_projects_own_file_is_valid_and_every_entry_pins_its_versions():
+    assert SHIPPED_ENTRIES
+    assert all(e.reason and e.versions and e.signature for e in SHIPPED_ENTRIES)
+
+
+@pytest.mark.parametrize("entry", SHIPPED_ENTRIES, ids=lambda e: e.source.rsplit("/", 1)[-1])
+def test_each_shipped_signature_is_its_recorded_failure_and_no_other(entry):
+    """The recorded failure is recognised; another exception type or another check is not."""
+    others = [
+        RuntimeError("an unrelated crash in the same cell"),
+        TypeError("another TypeError: 'int' object is not iterable"),
+        PropertyFailure(
+            "[...] outputs after chunk 0 via call", check="outputs after chunk 0 via call"
+        ),
+        PropertyFailure(
+            "[...] chunked vs whole outputs", check="chunked vs whole outputs (chunks [1])"
+        ),
+    ]
+    for other in others:
+        assert recognise([entry], other) is None, (entry.source, other)
+    for layer, path in entry.counterexamples.items():
+        failure = json.loads(path.read_text())["failure"]
+        recorded = _rebuild(failure)
+        assert recognise([entry], recorded) is entry, (entry.source, layer, failure)
+        if failure["exception"] == "PropertyFailure":
+            other_check = PropertyFailure(failure["message"], check="another check")
+            assert recognise([entry], other_check) is None
+        else:
+            other_type = RuntimeError(failure["message"])
+            if failure["exception"] != "RuntimeError":
+                assert recognise([entry], other_type) is None
+
+
+def _rebuild(failure: dict) -> BaseException:
+    """An exception like the recorded one: same type name, check label and message."""
+    if failure["exception"] == "PropertyFailure":
+        return PropertyFailure(failure["message"], check=failure["check"])
+    cls = type(failure["exception"], (Exception,), {})
+    return cls(failure["message"])
+
+
+def test_every_shipped_cpu_entry_of_an_installed_target_has_a_counterexample_to_replay():
+    """So that `fixed` means fixed: the recorded example runs in every run, whatever the seed."""
+    from harness.env import installed_versions
+
+    for entry in SHIPPED_ENTRIES:
+        if entry.device == "gpu" or entry.target == "tf-keras":
+            continue  # recorded on machines this project's CI does not have
+        if not entry.covers_versions(installed_versions(entry.target)):
+            continue
+        assert entry.counterexamples, f"{entry.source} has no counterexample to replay"

@@ -92,7 +92,15 @@ class ResultRow:
 
     @property
     def failing(self) -> bool:
-        """Whether this row fails the gate."""
+        """Whether this row fails the gate.
+
+        ``fixed`` fails it too where the known failure did not reproduce on the very
+        versions it was recorded for (``details["recorded_versions"]``, the default):
+        something changed that nobody has looked at. On other versions (an upgrade)
+        a fix is good news.
+        """
+        if self.status == "fixed":
+            return bool(self.details.get("recorded_versions", True))
         return self.status in FAILING_STATUSES
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+#!/usr/bin/env python
+"""Record the counterexample of each known failure from a run's report, for replay.
+
+    python scripts/record_known_counterexamples.py REPORT.json [REPORT.json ...] \
+        [--known-failures known_failures.toml]
+
+For every ``known_failure`` row, each entry it hit gets, for the row's layer, the
+first example that failed as the entry records — the failure (exception type,
+check label, message) and the example as plain data — written to
+``counterexamples/<entry>-<layer>.json`` beside the known-failures file, and
+``counterexample = { <layer> = "..." }`` added to the entry. Entries that already
+have a counterexample for a layer keep it. Review the diff before committing:
+each file is what every later run replays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from harness.known_failures import load_known_failures
+from harness.report.model import load_report
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
+def collect(reports: list[Path]) -> dict[str, dict[str, dict]]:
+    """``{entry source: {layer: {"failure", "example"}}}`` from the reports' known hits."""
+    found: dict[str, dict[str, dict]] = {}
+    for path in reports:
+        for row in load_report(path)["results"]:
+            if row["status"] != "known_failure":
+                continue
+            for source, hit in (row.get("details") or {}).get("known_hits", {}).items():
+                if hit.get("counterexample") is None:
+                    continue
+                found.setdefault(source, {}).setdefault(
+                    row["layer"], {"failure": hit["failure"], "example": hit["counterexample"]}
+                )
+    return found
+
+
+def add_counterexamples(toml: Path, index: int, files: dict[str, str]) -> None:
+    """Add or extend ``counterexample = {...}`` in the ``index``-th entry (1-based) of ``toml``."""
+    lines = toml.read_text(encoding="utf-8").splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.strip() == "[[known_failure]]"]
+    start = starts[index - 1]
+    end = starts[index] if index < len(starts) else len(lines)
+    existing = next(
+        (i for i in range(start, end) if lines[i].startswith("counterexample = ")), None
+    )
+    table = ", ".join(f'{layer} = "{name}"' for layer, name in sorted(files.items()))
+    if existing is not None:
+        old = lines[existing].strip().removeprefix("counterexample = {").removesuffix("}")
+        table = ", ".join(p for p in (old.strip(), table) if p)
+        lines[existing] = f"counterexample = {{ {table} }}\n"
+    else:
+        last = max(i for i in range(start, end) if lines[i].strip())
+        lines.insert(last + 1, f"counterexample = {{ {table} }}\n")
+    toml.write_text("".join(lines), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("reports", nargs="+", type=Path)
+    parser.add_argument("--known-failures", type=Path, default=Path("known_failures.toml"))
+    args = parser.parse_args(argv)
+    toml = args.known_failures.resolve()
+    entries = {e.source: e for e in load_known_failures(toml)}
+    by_index = {int(e.source.rsplit("#", 1)[1]): e for e in entries.values()}
+    found = collect(args.reports)
+    folder = toml.parent / "counterexamples"
+    folder.mkdir(exist_ok=True)
+    for index, entry in sorted(by_index.items()):
+        hits = next((h for s, h in found.items() if s.rsplit("#", 1)[1] == str(index)), {})
+        new = {}
+        for layer, recorded in sorted(hits.items()):
+            if layer in entry.counterexamples:
+                continue
+            name = slug(f"{entry.target}-{entry.property}-{entry.test}-{layer}") + ".json"
+            (folder / name).write_text(json.dumps(recorded, indent=1) + "\n", encoding="utf-8")
+            new[layer] = f"counterexamples/{name}"
+        if new:
+            add_counterexamples(toml, index, new)
+            print(f"entry {index} ({entry.property}, {entry.test}, {entry.target}): {sorted(new)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

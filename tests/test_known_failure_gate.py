@@ -1,0 +1,130 @@
+"""A known failure cannot hide a new bug: what the gate says for a cell with a known failure.
+
+A small property module, run by the real plugin in a fresh pytest process, fails
+in chosen ways; a known-failures file records one of them, with a signature and a
+counterexample. Only that failure is known: another exception type, or another
+failing check, in the same cell fails the gate; a recorded example that no
+longer fails on the versions it was recorded for reads ``fixed`` and fails the
+gate too. Examples go on past a known failure: the row says how many hit it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from harness.report.model import exit_code, merge_payloads
+
+REPO = Path(__file__).resolve().parent.parent
+PROPERTY = """
+import os
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.rnn_property("chunked_equals_whole")
+MODE = os.environ["FAKE_MODE"]
+
+
+@given(data=st.data())
+def test_fake(target, layer_kind, check, data):
+    x = data.draw(st.integers(0, 9), label="x")
+    check.example(x=x)
+    if MODE in ("known", "known+crash", "known+check") and x % 2 == 0:
+        check.fail(f"the known bug at {x}")
+    if MODE == "known+crash" and x == 7:
+        raise RuntimeError("a new crash in the same cell")
+    if MODE == "known+check" and x == 7:
+        check.fail(f"another check fails at {x}")
+"""
+ENTRY = """
+[[known_failure]]
+property = "chunked_equals_whole"
+test = "test_fake"
+layer = "LSTM"
+target = "keras3-tensorflow"
+versions = {{ keras = "=={keras}" }}
+reason = "the known bug"
+signature = {{ check = 'the known bug at \\d+' }}
+counterexample = {{ LSTM = "cx.json" }}
+"""
+
+
+def run_cell(tmp_path: Path, mode: str, *, keras: str | None = None) -> dict:
+    """Run the fake property in ``mode``; return its one result row and the gate's exit code."""
+    (tmp_path / "test_fake_property.py").write_text(PROPERTY, encoding="utf-8")
+    (tmp_path / "kf.toml").write_text(
+        ENTRY.format(keras=keras or metadata.version("keras")), encoding="utf-8"
+    )
+    failure = {"exception": "PropertyFailure", "check": "the known bug at 4", "message": "..."}
+    recorded = {"failure": failure, "example": {"x": 4, "_names": ["x"], "_types": {}}}
+    (tmp_path / "cx.json").write_text(json.dumps(recorded), encoding="utf-8")
+    results = tmp_path / f"{mode}.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO), FAKE_MODE=mode, TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("CI", None)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(tmp_path / "test_fake_property.py"),
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:randomly",
+            "--rnn-layers=LSTM",
+            f"--rnn-known-failures={tmp_path / 'kf.toml'}",
+            f"--rnn-results={results}",
+            "--hypothesis-profile=ci",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    payload = json.loads(results.read_text())
+    (row,) = payload["results"]
+    row["gate"] = exit_code(merge_payloads([payload], profile="ci", seed=0))
+    return row
+
+
+def test_the_recorded_failure_alone_is_known_and_every_example_still_runs(tmp_path):
+    row = run_cell(tmp_path, "known")
+    assert row["status"] == "known_failure", row["message"]
+    assert row["gate"] == 0
+    hits = row["details"]["known_hits"]
+    (hit,) = hits.values()
+    assert hit["examples"] >= 2  # the replayed example and at least one drawn one
+    assert row["details"]["replays"] == {next(iter(hits)): "reproduced"}
+    assert row["examples"] >= 10  # the search went on past the known failures
+    assert row["details"]["examples_passed"] == row["examples"] - hit["examples"]
+
+
+@pytest.mark.parametrize("mode", ["known+crash", "known+check"])
+def test_another_failure_in_the_same_cell_is_new_and_fails_the_gate(tmp_path, mode):
+    row = run_cell(tmp_path, mode)
+    assert row["status"] in ("failed", "error")
+    assert row["gate"] == 1
+    assert "crash" in row["message"] or "another check" in row["message"]
+    assert row["counterexample"]["x"] == 7
+
+
+def test_a_recorded_failure_that_no_longer_fails_is_fixed_and_fails_the_gate(tmp_path):
+    row = run_cell(tmp_path, "healthy")
+    assert row["status"] == "fixed"
+    assert "did not reproduce on the versions it was recorded for" in row["message"]
+    assert row["gate"] == 1
+
+
+def test_on_other_versions_the_entry_does_not_apply(tmp_path):
+    row = run_cell(tmp_path, "known", keras="0.0.1")
+    assert row["status"] == "failed"
+    assert row["gate"] == 1
