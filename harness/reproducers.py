@@ -414,11 +414,14 @@ def write_reproducers(report: dict[str, Any], out_dir: str | Path) -> int:
         if row.get("status") not in DETAIL_STATUSES or not row.get("counterexample"):
             continue
         filename = reproducer_filename(row)
+        try:
+            script = render_reproducer(row, targets.get(row["target"], {}), filename)
+        except HarnessUsageError as exc:  # the report matters more than one script
+            row.setdefault("details", {})["reproducer_error"] = str(exc)
+            continue
         path = out_dir / "reproducers" / filename
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(
-            render_reproducer(row, targets.get(row["target"], {}), filename), encoding="utf-8"
-        )
+        path.write_text(script, encoding="utf-8")
         row["reproducer"] = f"reproducers/{filename}"
         written += 1
     return written

@@ -145,3 +145,20 @@ def test_reproducers_recreate_real_examples_and_reproduce_only_known_failures(ta
             )
     assert len(codes) == len(scripts) >= 30
     assert "is not bundled" not in result.stdout + result.stderr
+
+
+def test_a_row_whose_reproducer_cannot_be_made_keeps_the_report_and_says_why(tmp_path):
+    from harness.reproducers import write_reproducers
+
+    row = {
+        "property": "chunked_equals_whole",
+        "test": "test_that_was_renamed",
+        "layer": "LSTM",
+        "target": "keras3-tensorflow",
+        "status": "failed",
+        "counterexample": {"x": 1, "_names": ["x"], "_types": {}},
+    }
+    report = {"targets": [], "results": [row]}
+    assert write_reproducers(report, tmp_path) == 0
+    assert "no test function 'test_that_was_renamed'" in row["details"]["reproducer_error"]
+    assert row.get("reproducer") is None
