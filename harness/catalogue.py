@@ -22,6 +22,10 @@ PROPERTIES: dict[str, str] = {
     "evaluate and fit",
     "batch_size_mismatch_is_an_error": "a stateful layer given another batch size raises a "
     "clear error and leaves its states unchanged",
+    "refusal_leaves_model_intact": "after any refused call (another batch size, a short last "
+    "batch in predict/evaluate/fit, wrong features or rank) the layer or model is still usable: "
+    "weights and states exactly as before, and the next valid call on every path equals a "
+    "twin's that never saw the bad call",
     "matches_reference": "outputs and final states match the float64 NumPy reference within "
     "the tolerance for the dtype and device",
     "composition": "the invariants hold end to end for stacked, wrapped and masked models",
