@@ -355,7 +355,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         tolerance=evidence.tolerance.to_dict() if evidence.tolerance else None,
         message=message,
         counterexample=_counterexample(status, evidence, recognition),
-        known_failure="; ".join(e.reason for e in recognition.entries) if recognition else None,
+        known_failure=_known_reasons(status, recognition),
         nodeid=item.nodeid,
         details=details,
     )
@@ -378,6 +378,17 @@ def _known_status(recognition: Recognition, evidence: PropertyCheck) -> tuple[st
         f"(its recorded example passed, and none of {evidence.examples} examples failed as "
         "it records): investigate, then update or remove the entry"
     )
+
+
+def _known_reasons(status: str, recognition: Recognition | None) -> str | None:
+    """The reasons of the entries a known or fixed row is about."""
+    if recognition is None:
+        return None
+    if status == "known_failure":
+        return "; ".join(h.entry.reason for h in recognition.hits.values())
+    if status == "fixed":
+        return "; ".join(e.reason for e in recognition.not_reproduced)
+    return None
 
 
 def _counterexample(status: str, evidence: PropertyCheck, recognition) -> dict | None:

@@ -1,9 +1,10 @@
 """paths_agree: the state evolves the same through every execution path.
 
-Each chunk of a stateful run goes through a drawn path — ``__call__``,
-``predict``, ``predict_on_batch``, ``evaluate``, ``test_on_batch``, ``fit`` or
+Each chunk of a stateful run goes through a path — ``__call__``, ``predict``,
+``predict_on_batch``, ``evaluate``, ``test_on_batch``, ``fit`` or
 ``train_on_batch`` (training with a zero learning rate, so weights cannot move
-and mask what happens to the state). After every chunk the stored states, and
+and mask what happens to the state): every chunk through one path, a test per
+path, and chunks through a drawn mix of paths. After every chunk the stored states, and
 the outputs or the loss the path reports, must match the float64 reference
 carried over the chunks so far. One ``predict`` over N*B samples with
 ``batch_size=B`` must carry state from batch k's row i to batch k+1's row i.
@@ -12,7 +13,7 @@ A stateless ``fit`` must start every sample from zeros.
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.reference import run_reference
@@ -21,6 +22,9 @@ from harness.targets.base import PATHS
 
 pytestmark = pytest.mark.rnn_property("paths_agree")
 MAX_PREDICT_BATCHES = 3  # two hand-offs inside one predict show any carry-over bug
+# Each path has a test of its own; together they get about twice the profile's examples
+# (predict and fit build and trace a model per example), and each path at least this many.
+MIN_EXAMPLES_PER_PATH = 5
 
 
 def expected_loss(spec, ref) -> float:
@@ -31,14 +35,9 @@ def expected_loss(spec, ref) -> float:
     return loss
 
 
-@given(data=st.data())
-def test_state_evolves_the_same_through_every_path(target, layer_kind, check, data):
-    case = data.draw(cases(kind=layer_kind), label="case")
-    paths = data.draw(
-        st.lists(st.sampled_from(PATHS), min_size=len(case.splits), max_size=len(case.splits)),
-        label="path of each chunk",
-    )
-    check.example(case=case, paths=paths)
+def assert_state_evolves_through(target, check, case, paths) -> None:
+    """Each chunk through its path; outputs or loss, and stored states, vs the reference."""
+    __tracebackhide__ = True
     spec = case.spec
     runner = target.runner(spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
@@ -65,6 +64,28 @@ def test_state_evolves_the_same_through_every_path(target, layer_kind, check, da
             check.assert_close(
                 f"stored state {i} after {where}", actual=state, expected=want, tol=tol
             )
+
+
+@pytest.mark.parametrize("path", PATHS)
+@settings(max_examples=max(MIN_EXAMPLES_PER_PATH, settings().max_examples // len(PATHS) * 2))
+@given(data=st.data())
+def test_state_evolves_through_one_path(target, layer_kind, check, data, path):
+    # One path per test: a bug recorded for one path cannot stand in for another's.
+    case = data.draw(cases(kind=layer_kind), label="case")
+    paths = [path] * len(case.splits)
+    check.example(case=case, paths=paths)
+    assert_state_evolves_through(target, check, case, paths)
+
+
+@given(data=st.data())
+def test_state_evolves_the_same_through_mixed_paths(target, layer_kind, check, data):
+    case = data.draw(cases(kind=layer_kind, min_chunks=2), label="case")
+    paths = data.draw(
+        st.lists(st.sampled_from(PATHS), min_size=len(case.splits), max_size=len(case.splits)),
+        label="path of each chunk",
+    )
+    check.example(case=case, paths=paths)
+    assert_state_evolves_through(target, check, case, paths)
 
 
 @given(data=st.data())

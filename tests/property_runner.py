@@ -6,14 +6,34 @@ deliberately broken targets in ``tests/broken_targets.py``.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from types import SimpleNamespace
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from harness.check import PropertyCheck
 from harness.targets.base import Target
+
+
+class Parametrized:
+    """A parametrized property test with its parameters other than the layer fixed.
+
+    Named like the test id pytest gives it, e.g. ``test_state_evolves_through_one_path[fit]``.
+    """
+
+    def __init__(self, fn: Callable, **params: object):
+        self.fn, self.params = fn, params
+        self.__name__ = f"{fn.__name__}[{'-'.join(str(v) for v in params.values())}]"
+        self.__module__ = fn.__module__
+        self.hypothesis = SimpleNamespace(
+            inner_test=functools.partial(fn.hypothesis.inner_test, **params)
+        )
+
+    def __repr__(self) -> str:
+        return self.__name__
 
 
 def property_id(test_fn: Callable) -> str:

@@ -15,6 +15,7 @@ from harness.check import PropertyCheck
 from harness.errors import PropertyFailure
 from harness.known_failures import find_known_failure, load_known_failures
 from harness.specs import LAYER_KINDS
+from harness.targets.base import PATHS
 from properties import (
     test_batch_size_mismatch_is_an_error as mismatch,
 )
@@ -34,6 +35,9 @@ from properties import (
     test_paths_agree as paths,
 )
 from properties import (
+    test_refusal_leaves_model_intact as refusal,
+)
+from properties import (
     test_reset_restores_zero_state as reset,
 )
 from properties import (
@@ -46,7 +50,7 @@ from properties import (
     test_stateless_batches_independent as stateless,
 )
 from tests.broken_targets import broken
-from tests.property_runner import property_id, run_property
+from tests.property_runner import Parametrized, property_id, run_property
 
 ALL = LAYER_KINDS
 LSTM_ONLY = ("LSTM",)
@@ -71,8 +75,21 @@ BITES = [
     (within_batch.test_samples_independent_within_batch, "leaks_batch_into_state", ALL),
     (handover.test_initial_state_equals_carried_state, "scales_carried_state", ALL),
     (handover.test_initial_state_equals_carried_state, "zero_start_each_call", ALL),
-    (paths.test_state_evolves_the_same_through_every_path, "forgets_state_outside_call", ALL),
-    (paths.test_state_evolves_the_same_through_every_path, "zero_start_each_call", ALL),
+    *[
+        (
+            Parametrized(paths.test_state_evolves_through_one_path, path=path),
+            "zero_start_each_call",
+            ALL,
+        )
+        for path in PATHS
+    ],
+    (
+        Parametrized(paths.test_state_evolves_through_one_path, path="predict"),
+        "forgets_state_outside_call",
+        ALL,
+    ),
+    (paths.test_state_evolves_the_same_through_mixed_paths, "forgets_state_outside_call", ALL),
+    (paths.test_state_evolves_the_same_through_mixed_paths, "zero_start_each_call", ALL),
     (
         paths.test_one_predict_carries_state_from_batch_to_batch,
         "resets_between_predict_batches",
@@ -84,8 +101,19 @@ BITES = [
     (mismatch.test_short_last_batch_in_predict_is_refused, "accepts_any_batch_size", ALL),
     (mismatch.test_short_last_batch_in_predict_is_refused, "zeroes_state_on_refusal", ALL),
     (model_reset.test_model_reset_states, "reset_does_nothing", ALL),
+    *(
+        (test, behaviour, ALL)
+        for test in (
+            refusal.test_a_refused_direct_call_leaves_weights_and_states_and_the_next_call_intact,
+            refusal.test_a_refused_short_last_batch_leaves_the_model_intact,
+            refusal.test_a_refused_wrong_feature_count_or_rank_leaves_the_model_intact,
+        )
+        for behaviour in ("corrupts_state_on_refusal", "unusable_after_refusal")
+    ),
 ]
-PROPERTY_TESTS = sorted({fn for fn, _, _ in BITES}, key=lambda fn: fn.__name__)
+PROPERTY_TESTS = sorted(
+    {fn.__name__: fn for fn, _, _ in BITES}.values(), key=lambda fn: fn.__name__
+)
 # Enough generated examples for each break to show; every break here is found
 # within the first few dozen examples of the derandomized search.
 MAX_EXAMPLES_TO_FALSIFY = 100
@@ -141,7 +169,7 @@ def test_property_passes_on_the_real_target(target, layer_kind, prop):
 def test_every_property_module_has_a_bite():
     modules = {fn.__module__ for fn, _, _ in BITES}
     ids = {property_id(fn) for fn, _, _ in BITES}
-    tests = {fn for fn, _, _ in BITES}
+    tests = {getattr(fn, "fn", fn) for fn, _, _ in BITES}
     for module in modules:
         import sys
 

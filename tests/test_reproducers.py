@@ -27,7 +27,7 @@ from harness.known_failures import find_known_failure, load_known_failures
 from harness.reproducers import render_reproducer, replay_source
 from properties import test_state_machine as machine_module
 from tests.broken_targets import PretendsGpu
-from tests.property_runner import property_id, run_property
+from tests.property_runner import Parametrized, property_id, run_property
 
 REPO = Path(__file__).resolve().parent.parent
 RUNNER = """
@@ -44,14 +44,16 @@ print("CODES " + json.dumps(codes))
 
 
 def property_tests():
-    """Every @given property test, module by module."""
+    """Every @given property test, module by module; a parametrized one with its first values."""
     tests = []
     for path in sorted((REPO / "properties").glob("test_*.py")):
         module = importlib.import_module(f"properties.{path.stem}")
         for name in sorted(dir(module)):
             fn = getattr(module, name)
             if name.startswith("test_") and hasattr(fn, "hypothesis"):
-                tests.append(fn)
+                marks = [m for m in getattr(fn, "pytestmark", []) if m.name == "parametrize"]
+                params = {m.args[0]: m.args[1][0] for m in marks}
+                tests.append(Parametrized(fn, **params) if params else fn)
     return tests
 
 
