@@ -21,7 +21,7 @@ import re
 import sys
 from pathlib import Path
 
-from harness.known_failures import load_known_failures
+from harness.known_failures import KnownFailure, load_known_failures
 from harness.report.model import load_report
 
 
@@ -29,19 +29,29 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
 
 
-def collect(reports: list[Path]) -> dict[str, dict[str, dict]]:
-    """``{entry source: {layer: {"failure", "example"}}}`` from the reports' known hits."""
-    found: dict[str, dict[str, dict]] = {}
+def collect(reports: list[Path], entries: list[KnownFailure]) -> dict[int, dict[str, dict]]:
+    """``{entry index: {layer: {"failure", "example"}}}`` from the reports' known hits.
+
+    A hit belongs to the entry of this file that covers its row and has its signature
+    (matched by content: the report may have been written with another revision of the file).
+    """
+    found: dict[int, dict[str, dict]] = {}
     for path in reports:
         for row in load_report(path)["results"]:
             if row["status"] != "known_failure":
                 continue
-            for source, hit in (row.get("details") or {}).get("known_hits", {}).items():
+            for hit in (row.get("details") or {}).get("known_hits", {}).values():
                 if hit.get("counterexample") is None:
                     continue
-                found.setdefault(source, {}).setdefault(
-                    row["layer"], {"failure": hit["failure"], "example": hit["counterexample"]}
-                )
+                for index, entry in enumerate(entries, start=1):
+                    if entry.signature.describe() == hit["signature"] and entry.covers(
+                        property_id=row["property"],
+                        test=row["test"],
+                        layer=row["layer"],
+                        target=row["target"],
+                    ):
+                        recorded = {"failure": hit["failure"], "example": hit["counterexample"]}
+                        found.setdefault(index, {}).setdefault(row["layer"], recorded)
     return found
 
 
@@ -71,15 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--known-failures", type=Path, default=Path("known_failures.toml"))
     args = parser.parse_args(argv)
     toml = args.known_failures.resolve()
-    entries = {e.source: e for e in load_known_failures(toml)}
-    by_index = {int(e.source.rsplit("#", 1)[1]): e for e in entries.values()}
-    found = collect(args.reports)
+    entries = load_known_failures(toml)
+    found = collect(args.reports, entries)
     folder = toml.parent / "counterexamples"
     folder.mkdir(exist_ok=True)
-    for index, entry in sorted(by_index.items()):
-        hits = next((h for s, h in found.items() if s.rsplit("#", 1)[1] == str(index)), {})
+    for index, entry in enumerate(entries, start=1):
         new = {}
-        for layer, recorded in sorted(hits.items()):
+        for layer, recorded in sorted(found.get(index, {}).items()):
             if layer in entry.counterexamples:
                 continue
             name = slug(f"{entry.target}-{entry.property}-{entry.test}-{layer}") + ".json"
