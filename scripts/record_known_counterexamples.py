@@ -16,6 +16,7 @@ each file is what every later run replays.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import sys
@@ -90,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         for layer, recorded in sorted(found.get(index, {}).items()):
             if layer in entry.counterexamples:
                 continue
-            name = slug(f"{entry.target}-{entry.property}-{entry.test}-{layer}") + ".json"
+            # Two entries may share a test and layer (two bugs, two signatures).
+            mark = hashlib.sha1(entry.signature.describe().encode()).hexdigest()[:8]
+            name = slug(f"{entry.target}-{entry.property}-{entry.test}-{layer}-{mark}") + ".json"
             (folder / name).write_text(json.dumps(recorded, indent=1) + "\n", encoding="utf-8")
             new[layer] = f"counterexamples/{name}"
         if new:
