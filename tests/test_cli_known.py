@@ -20,7 +20,9 @@ def test_malformed_known_failures_file_is_a_usage_error(capsys, tmp_path):
 def test_known_failure_naming_an_unknown_property_is_a_usage_error(capsys, tmp_path):
     bad = tmp_path / "kf.toml"
     bad.write_text(
-        '[[known_failure]]\nproperty = "chunked"\nlayer = "*"\ntarget = "*"\nreason = "x"\n',
+        '[[known_failure]]\nproperty = "chunked"\ntest = "test_x"\nlayer = "LSTM"\n'
+        'target = "keras3-jax"\nversions = { keras = "==3.15.1" }\nreason = "x"\n'
+        "signature = { check = 'x' }\n",
         encoding="utf-8",
     )
     line = usage_error(capsys, ["run", "--known-failures", str(bad)])

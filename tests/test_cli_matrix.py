@@ -61,8 +61,9 @@ def test_matrix_runs_without_a_known_failures_file(fake_environments, tmp_path):
 def test_matrix_passes_the_known_failures_file_on_as_an_absolute_path(fake_environments, tmp_path):
     known = tmp_path / "kf.toml"
     known.write_text(
-        '[[known_failure]]\nproperty = "chunked_equals_whole"\nlayer = "*"\ntarget = "*"\n'
-        'reason = "x"\n',
+        '[[known_failure]]\nproperty = "chunked_equals_whole"\ntest = "test_chunked_equals_whole"\n'
+        'layer = "LSTM"\ntarget = "keras3-jax"\nversions = { keras = "==3.15.1" }\n'
+        "reason = \"x\"\nsignature = { check = 'x' }\n",
         encoding="utf-8",
     )
     argv = ["matrix", "spec.toml", "--out", "out", "--cache", "cache"]

@@ -96,19 +96,52 @@ def test_generated_reproducer_reproduces_the_failure_and_only_that(sabotaged_run
     assert "NOT REPRODUCED" in healthy.stdout
 
 
+KNOWN = """
+[[known_failure]]
+property = "{property}"
+test = "test_{property}"
+layer = "{layer}"
+target = "keras3-tensorflow"
+versions = {{ keras = "=={keras}" }}
+reason = "{reason}"
+signature = {{ check = '{check}' }}
+"""
+
+
 def test_known_failure_turns_the_failure_into_a_pass_of_the_gate(tmp_path):
+    from importlib import metadata
+
+    keras = metadata.version("keras")
     known = tmp_path / "kf.toml"
     known.write_text(
-        '[[known_failure]]\nproperty = "reset_restores_zero_state"\nlayer = "SimpleRNN"\n'
-        'target = "keras3-tensorflow"\nversions = { keras = ">=3.0" }\n'
-        'reason = "reset_state is a no-op (sabotaged)"\n'
-        '[[known_failure]]\nproperty = "chunked_equals_whole"\nlayer = "*"\n'
-        'target = "keras3-tensorflow"\nreason = "not run here"\n'
-        '[[known_failure]]\nproperty = "reset_restores_zero_state"\nlayer = "LSTM"\n'
-        'target = "keras3-tensorflow"\nreason = "matches nothing in this run"\n'
-        '[[known_failure]]\nproperty = "reset_restores_zero_state"\nlayer = "LSTM"\n'
-        'target = "keras3-tensorflow"\nversions = { keras = "==2.0.0" }\n'
-        'reason = "another environment: not installed here"\n',
+        KNOWN.format(
+            property="reset_restores_zero_state",
+            layer="SimpleRNN",
+            keras=keras,
+            reason="reset_state is a no-op (sabotaged)",
+            check="state 0 right after reset",
+        )
+        + KNOWN.format(
+            property="chunked_equals_whole",
+            layer="LSTM",
+            keras=keras,
+            reason="not run here",
+            check="x",
+        )
+        + KNOWN.format(
+            property="reset_restores_zero_state",
+            layer="LSTM",
+            keras=keras,
+            reason="matches nothing in this run",
+            check="x",
+        )
+        + KNOWN.format(
+            property="reset_restores_zero_state",
+            layer="LSTM",
+            keras="2.0.0",
+            reason="another environment: not installed here",
+            check="x",
+        ),
         encoding="utf-8",
     )
     out = tmp_path / "out"

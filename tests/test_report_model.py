@@ -285,8 +285,13 @@ def test_validate_report_rejects_malformed_reports(data: Any, expected: str):
 
 def test_exit_code_is_zero_when_nothing_failed_or_errored():
     rows = [result("paths_agree", "LSTM", s) for s in ("passed", "skipped", "known_failure")]
-    rows.append(result("paths_agree", "GRU", "fixed"))
+    rows.append(result("paths_agree", "GRU", "fixed", details={"recorded_versions": False}))
     assert exit_code(report_of(payload("keras3-tensorflow", rows))) == 0
+
+
+def test_a_fix_on_the_versions_a_known_failure_was_recorded_for_fails_the_gate():
+    rows = [result("paths_agree", "LSTM", "passed"), result("paths_agree", "GRU", "fixed")]
+    assert exit_code(report_of(payload("keras3-tensorflow", rows))) == 1
 
 
 @pytest.mark.parametrize("status", ["failed", "error"])
