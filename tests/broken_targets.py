@@ -223,6 +223,58 @@ class ZeroesStateOnRefusal(WrappedRunner):
         return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
 
 
+class BreaksOnRefusal(WrappedRunner):
+    """Refuses what a stateful layer must refuse, then breaks something (``on_refusal``).
+
+    A batch that does not fit the batch size is refused here, before the real layer
+    sees it, so the break shows on targets that accept a short last batch too; any
+    other refusal (features, rank) is the real layer's own.
+    """
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
+        try:
+            b = self.batch_size
+            cuts_batches = path in ("predict", "evaluate", "fit") and batch_size in (None, b)
+            if self.stateful and (len(x) % b if cuts_batches else len(x) != b):
+                raise ValueError(
+                    f"Expected batch size {b} for a stateful layer. Received: {len(x)}"
+                )
+            return self.inner(
+                x, initial_state=initial_state, path=path, batch_size=batch_size, mask=mask
+            )
+        except Exception:
+            self.on_refusal()
+            raise
+
+    def on_refusal(self) -> None:
+        raise NotImplementedError
+
+
+class CorruptsStateOnRefusal(BreaksOnRefusal):
+    """A refused call halves the last stored state (an LSTM's c) before it raises."""
+
+    def on_refusal(self) -> None:
+        if self.stateful:
+            *kept, last = self.inner.states()
+            self.inner.set_states([*kept, last * 0.5])
+
+
+class UnusableAfterRefusal(BreaksOnRefusal):
+    """After a refused call every later call raises: the layer is left unusable."""
+
+    refused = False
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
+        if self.refused:
+            raise RuntimeError("unusable after a refused call")
+        return super().__call__(
+            x, initial_state=initial_state, path=path, batch_size=batch_size, mask=mask
+        )
+
+    def on_refusal(self) -> None:
+        self.refused = True
+
+
 class TransposedRecurrentKernel(WrappedRunner):
     """Loads each gate's recurrent block transposed: a classic weight-layout bug."""
 
@@ -255,6 +307,8 @@ BROKEN_RUNNERS: dict[str, type[WrappedRunner]] = {
     "resets_between_predict_batches": ResetsBetweenPredictBatches,
     "accepts_any_batch_size": AcceptsAnyBatchSize,
     "zeroes_state_on_refusal": ZeroesStateOnRefusal,
+    "corrupts_state_on_refusal": CorruptsStateOnRefusal,
+    "unusable_after_refusal": UnusableAfterRefusal,
     "ignores_mask": IgnoresMask,
 }
 
