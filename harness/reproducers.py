@@ -83,6 +83,8 @@ class settings:
 
 
 def __getattr__(name):
+    if name.startswith("__"):  # module attributes others look up (inspect: __file__)
+        raise AttributeError(name)
     if name in ("strategies", "stateful", "errors"):  # submodules, served as such
         import importlib
 
@@ -94,6 +96,8 @@ from hypothesis import _Anything
 
 
 def __getattr__(name):
+    if name.startswith("__"):
+        raise AttributeError(name)
     return _Anything()
 
 
@@ -413,7 +417,7 @@ def reproducer_filename(row: dict[str, Any]) -> str:
     """``reproduce_<property>_<test>_<layer>_<target>.py``, safe on every file system."""
     parts = [
         row["property"],
-        test_function_name(row.get("test") or ""),
+        row.get("test") or "",
         row["layer"],
         row["target"],
     ]
