@@ -223,12 +223,14 @@ class ZeroesStateOnRefusal(WrappedRunner):
         return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
 
 
-class BreaksOnRefusal(WrappedRunner):
-    """Refuses what a stateful layer must refuse, then breaks something (``on_refusal``).
+class RefusesUpFront(WrappedRunner):
+    """Refuses a batch that does not fit the batch size before the real layer sees it.
 
-    A batch that does not fit the batch size is refused here, before the real layer
-    sees it, so the break shows on targets that accept a short last batch too; any
-    other refusal (features, rank) is the real layer's own.
+    Nothing is broken: this is a framework whose short-last-batch refusals are
+    repaired (every Keras 3 target refuses one only after the full batches ran, or
+    not at all). Subclasses break something on each refusal (``on_refusal``), which
+    then shows on every target; any other refusal (features, rank) is the real
+    layer's own.
     """
 
     def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
@@ -247,10 +249,10 @@ class BreaksOnRefusal(WrappedRunner):
             raise
 
     def on_refusal(self) -> None:
-        raise NotImplementedError
+        """What a refusal breaks: nothing here."""
 
 
-class CorruptsStateOnRefusal(BreaksOnRefusal):
+class CorruptsStateOnRefusal(RefusesUpFront):
     """A refused call halves the last stored state (an LSTM's c) before it raises."""
 
     def on_refusal(self) -> None:
@@ -259,7 +261,7 @@ class CorruptsStateOnRefusal(BreaksOnRefusal):
             self.inner.set_states([*kept, last * 0.5])
 
 
-class UnusableAfterRefusal(BreaksOnRefusal):
+class UnusableAfterRefusal(RefusesUpFront):
     """After a refused call every later call raises: the layer is left unusable."""
 
     refused = False
@@ -307,6 +309,7 @@ BROKEN_RUNNERS: dict[str, type[WrappedRunner]] = {
     "resets_between_predict_batches": ResetsBetweenPredictBatches,
     "accepts_any_batch_size": AcceptsAnyBatchSize,
     "zeroes_state_on_refusal": ZeroesStateOnRefusal,
+    "refuses_up_front": RefusesUpFront,
     "corrupts_state_on_refusal": CorruptsStateOnRefusal,
     "unusable_after_refusal": UnusableAfterRefusal,
     "ignores_mask": IgnoresMask,
