@@ -558,47 +558,6 @@ class ChunkedExample:
         """``x`` (default: the example's) cut into consecutive chunks following ``splits``."""
         return np.split(self.x if x is None else x, self.boundaries(), axis=1)
 
-
-@dataclass
-class Case(ChunkedExample):
-    """One drawn example: a layer, its weights, a batch of sequences and its chunking."""
-
-    spec: LayerSpec
-    batch_size: int
-    splits: tuple[int, ...]
-    x: np.ndarray
-    weights: list[np.ndarray]
-
-    def to_dict(self) -> dict:
-        return {
-            "spec": self.spec.to_dict(),
-            "batch_size": self.batch_size,
-            "splits": list(self.splits),
-            "x": self.x.tolist(),
-            "weights": [w.tolist() for w in self.weights],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict) -> Case:
-        return cls(
-            LayerSpec.from_dict(data["spec"]),
-            int(data["batch_size"]),
-            tuple(data["splits"]),
-            np.asarray(data["x"], dtype=np.float32),
-            [np.asarray(w, dtype=np.float32) for w in data["weights"]],
-        )
-
-
-@dataclass
-class ModelCase(ChunkedExample):
-    """One drawn example for a model: spec, weights, a batch of sequences and its chunking."""
-
-    spec: ModelSpec
-    batch_size: int
-    splits: tuple[int, ...]
-    x: np.ndarray
-    weights: list[np.ndarray]
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "spec": self.spec.to_dict(),
@@ -609,11 +568,38 @@ class ModelCase(ChunkedExample):
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ModelCase:
+    def from_dict(cls, data: dict[str, Any]) -> Any:
+        """The example ``to_dict`` wrote (``spec_type`` rebuilds its spec)."""
         return cls(
-            ModelSpec.from_dict(data["spec"]),
+            cls.spec_type.from_dict(data["spec"]),
             int(data["batch_size"]),
             tuple(data["splits"]),
             np.asarray(data["x"], dtype=np.float32),
             [np.asarray(w, dtype=np.float32) for w in data["weights"]],
         )
+
+
+@dataclass
+class Case(ChunkedExample):
+    """One drawn example: a layer, its weights, a batch of sequences and its chunking."""
+
+    spec_type = LayerSpec  # a class attribute, not a field: how from_dict rebuilds spec
+
+    spec: LayerSpec
+    batch_size: int
+    splits: tuple[int, ...]
+    x: np.ndarray
+    weights: list[np.ndarray]
+
+
+@dataclass
+class ModelCase(ChunkedExample):
+    """One drawn example for a model: spec, weights, a batch of sequences and its chunking."""
+
+    spec_type = ModelSpec  # a class attribute, not a field: how from_dict rebuilds spec
+
+    spec: ModelSpec
+    batch_size: int
+    splits: tuple[int, ...]
+    x: np.ndarray
+    weights: list[np.ndarray]
