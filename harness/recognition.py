@@ -86,17 +86,16 @@ class Recognition:
 
     def replay(self, module: Any, test: str, target: Any, layer_kind: str) -> None:
         """Replay every entry's recorded counterexample; a failure it does not know is raised."""
+        recorded = [(e, e.load_counterexample(layer_kind)) for e in self.entries]
+        recorded = [(e, r) for e, r in recorded if r is not None]
+        if not recorded:
+            return
         source = Path(module.__file__).read_text(encoding="utf-8")
-        for entry in self.entries:
-            recorded = entry.load_counterexample(layer_kind)
-            if recorded is None:
-                continue
-            namespace = dict(vars(module))
-            exec(
-                compile(replay_source(source, test), f"<replay {entry.source}>", "exec"), namespace
-            )
+        namespace = dict(vars(module))  # the test's code after its draws, cut once per test
+        exec(compile(replay_source(source, test), f"<replay {test}>", "exec"), namespace)
+        for entry, example_data in recorded:
             try:
-                example = example_from_plain(recorded["example"])
+                example = example_from_plain(example_data["example"])
                 namespace["replay"](target, layer_kind, self.check, example)
             except Exception as exc:
                 if not self.record(exc):
