@@ -91,6 +91,7 @@ def test_merge_counts_every_status_and_always_has_every_status_key():
         "known_failure": 0,
         "fixed": 0,
         "flaky": 0,
+        "not_run": 0,
     }
 
 

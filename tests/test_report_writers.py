@@ -75,7 +75,7 @@ def test_markdown_summary_line_states_the_verdict_and_every_count():
     text = render_markdown(two_target_report())
     assert (
         "**FAILED: 2 passed, 1 failed, 1 error, 1 skipped, 1 known failure, 0 fixed, "
-        "0 flaky (6 results)**" in text
+        "0 flaky, 0 not run (6 results)**" in text
     )
 
 
@@ -92,14 +92,20 @@ def test_markdown_matrix_marks_failed_cell():
     assert "| reset_restores_zero_state | LSTM | ⏭️ skipped | 💥 error |" in lines
 
 
-def test_markdown_matrix_shows_the_worst_of_several_rows_and_their_count():
+def test_markdown_matrix_counts_each_status_of_a_cell_worst_first_and_says_so():
     rows = [
-        result("composition", "LSTM", "passed"),
-        result("composition", "LSTM", "failed"),
-        result("composition", "LSTM", "passed"),
+        result("composition", "LSTM", "passed", test="test_a"),
+        result("composition", "LSTM", "known_failure", test="test_b"),
+        result("composition", "LSTM", "passed", test="test_c"),
+        result("composition", "GRU", "passed", test="test_a"),
+        result("composition", "GRU", "passed", test="test_b"),
     ]
     text = render_markdown(report_of(payload("keras3-tensorflow", rows)))
-    assert "| composition | LSTM | ❌ failed (3) |" in text.splitlines()
+    assert "| composition | LSTM | ⚠️ known 1 · passed 2 |" in text.splitlines()
+    assert "| composition | GRU | ✅ passed 2 |" in text.splitlines()
+    assert "how many tests ended in it" in text  # the counts are explained under the table
+    assert "- ⚠️ known: failed exactly as a reviewed known-failures entry describes" in text
+    assert "❌ failed" not in text.split("## Matrix")[1]  # only statuses present are explained
 
 
 def test_markdown_matrix_marks_a_cell_a_target_did_not_run():
@@ -119,7 +125,7 @@ def test_markdown_lists_each_failure_with_its_message_fenced_and_its_reproducer(
     assert "### reset_restores_zero_state · LSTM · keras3-jax — error" in failures
     assert "```text\nRuntimeError: boom\n```" in failures
     assert "— known_failure" not in failures.split("## Known failures")[0]
-    assert "- chunked_equals_whole · GRU · keras3-jax: jax bug 123" in text
+    assert "- keras3-jax: jax bug 123 — chunked_equals_whole [GRU]" in text
 
 
 def test_markdown_has_no_failures_section_when_nothing_failed():
@@ -398,3 +404,73 @@ def test_a_gpu_target_shows_its_device_driver_cuda_cudnn_and_precision():
     assert properties["precision"] == "native"
     assert properties["device_name"] == "NVIDIA H100 80GB HBM3"
     assert properties["device_cudnn"] == "9.10.2"
+
+
+# --- what the counts, skips and interruptions mean ---------------------------------------
+
+
+def interrupted_report() -> dict[str, Any]:
+    """Two tests passed, two were skipped on a CPU, three never ran (Ctrl-C)."""
+    gpu_only = "cudnn_matches_generic needs a GPU; this target runs on cpu"
+    rows = [
+        result("chunked_equals_whole", "LSTM", "passed", test="test_chunked_equals_whole"),
+        result("chunked_equals_whole", "GRU", "passed", test="test_chunked_equals_whole"),
+        result("cudnn_matches_generic", "LSTM", "skipped", test="test_a", message=gpu_only),
+        result("cudnn_matches_generic", "GRU", "skipped", test="test_a", message=gpu_only),
+        *[
+            result(
+                "matches_reference",
+                layer,
+                "not_run",
+                test="test_matches_reference",
+                message="not run: the run was interrupted before this test finished",
+            )
+            for layer in ("LSTM", "GRU", "SimpleRNN")
+        ],
+    ]
+    return report_of(payload("keras3-tensorflow", rows))
+
+
+def test_markdown_lists_skip_reasons_grouped_by_reason_with_their_tests():
+    text = render_markdown(interrupted_report())
+    skipped = text.split("## Skipped (2)", 1)[1]
+    assert (
+        "- keras3-tensorflow: cudnn_matches_generic needs a GPU; this target runs on cpu — "
+        "cudnn_matches_generic · test_a [GRU, LSTM]"
+    ) in skipped
+
+
+def test_an_interrupted_report_reads_incomplete_and_not_run_never_failed_or_error():
+    report = interrupted_report()
+    text = render_markdown(report)
+    assert text.splitlines()[2] == (
+        "**INCOMPLETE: 2 passed, 0 failed, 0 error, 2 skipped, 0 known failure, 0 fixed, "
+        "0 flaky, 3 not run (7 results)**"
+    )
+    assert "| matches_reference | LSTM | ⏸️ not run |" in text.splitlines()
+    assert "## Not run (3)" in text and "## Failures" not in text
+    html = render_html(report)
+    assert '<p class="verdict incomplete">INCOMPLETE: ' in html
+    assert "not run: not run: the run was interrupted" in html  # listed with its reason
+    suite = _suites(render_junit(report))["keras3-tensorflow"]
+    assert (suite.get("errors"), suite.get("failures"), suite.get("skipped")) == ("0", "0", "5")
+
+
+def test_junit_gives_each_test_of_a_property_its_own_testcase_name():
+    tests = ["test_stacked_chunked_equals_whole", "test_unrolled_equals_rolled"]
+    rows = [result("composition", "GRU", "passed", test=t) for t in tests]
+    rows.append(result("paths_agree", "GRU", "passed", test="test_state_evolves[fit]"))
+    suite = _suites(render_junit(report_of(payload("keras3-tensorflow", rows))))
+    names = [c.get("name") for c in suite["keras3-tensorflow"].findall("testcase")]
+    assert names == [
+        "test_stacked_chunked_equals_whole[GRU]",
+        "test_unrolled_equals_rolled[GRU]",
+        "test_state_evolves[fit][GRU]",
+    ]
+
+
+def test_a_report_that_names_its_own_replay_command_shows_only_that():
+    report = {**two_target_report(), "replay_commands": ["rnn-harness check-model m.keras"]}
+    for text in (render_markdown(report), render_html(report)):
+        assert "rnn-harness check-model m.keras" in text
+        assert "rnn-harness run" not in text and "pytest properties" not in text

@@ -13,6 +13,8 @@ STATUS_STYLE = {
     "skipped": "dim",
     "known_failure": "yellow",
     "fixed": "cyan",
+    "flaky": "bold magenta",
+    "not_run": "dim italic",
 }
 
 # Wide enough off a terminal (CI logs) that the summary table never truncates ids.

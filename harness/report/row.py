@@ -15,12 +15,13 @@ from typing import Any
 
 from harness.errors import HarnessUsageError
 
-STATUSES = ("passed", "failed", "error", "skipped", "known_failure", "fixed", "flaky")
+STATUSES = ("passed", "failed", "error", "skipped", "known_failure", "fixed", "flaky", "not_run")
 # Statuses that make a run fail: a known failure is reviewed, a fixed one passed; a flaky
 # result did not replay, which is a harness defect until shown otherwise.
 FAILING_STATUSES = ("failed", "error", "flaky")
-# When several rows share one cell, the cell shows the most serious.
-SEVERITY = ("error", "flaky", "failed", "known_failure", "fixed", "passed", "skipped")
+# When several rows share one cell, the cell shows the most serious. ``not_run``: the run
+# was interrupted (Ctrl-C) before the test finished, so it says nothing either way.
+SEVERITY = ("error", "flaky", "failed", "not_run", "known_failure", "fixed", "passed", "skipped")
 # Statuses whose details (message, counterexample, reproducer) a reader needs.
 DETAIL_STATUSES = ("failed", "error", "flaky", "known_failure")
 
@@ -43,7 +44,7 @@ class ResultRow:
         duration_s: wall time of the test.
         max_abs_error: the largest difference any comparison saw.
         tolerance: the last tolerance used, ``{"rtol", "atol"}``.
-        message: why it failed, errored or was skipped.
+        message: why it failed, errored, was skipped or did not run.
         counterexample: the shrunk example as plain data.
         reproducer: the reproducer script's path, relative to the report.
         known_failure: the reason of the known-failure entry that covers this row.

@@ -26,6 +26,7 @@ import numpy as np
 from harness.report.model import (
     FAILING_STATUSES,
     RESULT_KEYS,
+    SEVERITY,
     STATUSES,
     Report,
     row_key,
@@ -43,7 +44,26 @@ STATUS_LABELS = {
     "known_failure": "⚠️ known",
     "fixed": "🎉 fixed",
     "flaky": "🎲 flaky",
+    "not_run": "⏸️ not run",
 }
+# The same without the emoji: a count beside each status in a matrix cell.
+STATUS_WORDS = {s: label.split(" ", 1)[1] for s, label in STATUS_LABELS.items()}
+# What each status means, for the legend under a report's matrix.
+STATUS_MEANINGS = {
+    "passed": "every example held",
+    "failed": "a new failure (fails the gate)",
+    "error": "the harness or the framework crashed (fails the gate)",
+    "skipped": "does not apply here (the reasons are listed below)",
+    "known_failure": "failed exactly as a reviewed known-failures entry describes",
+    "fixed": "a known failure that did not reproduce",
+    "flaky": "failed, but not again when replayed (fails the gate)",
+    "not_run": "the run was interrupted before the test finished",
+}
+MATRIX_LEGEND = (
+    "Each cell holds every test of the property on that layer (one or several: "
+    "`composition` has 17): its statuses, the most serious first, each with how many "
+    "tests ended in it. A status without a number is a cell of one test."
+)
 # GitHub caps a step summary at 1 MiB: a long traceback must not push the rest out.
 MAX_MESSAGE_CHARS = 4000
 MAX_MARKDOWN_FAILURES = 50  # beyond this a list stops helping; report.html has all of them
@@ -81,8 +101,9 @@ def matrix(report: Report) -> list[dict[str, Any]]:
     Args:
         report: a report dict.
 
-    Each row is ``{"property", "layer", "cells": {target: {"status", "count", "anchor"}}}``.
-    A cell with several results shows the most serious status and their count.
+    Each row is ``{"property", "layer", "cells": {target: {"status", "count", "counts",
+    "anchor"}}}``: ``status`` is the most serious of the cell's rows, ``count`` how many rows
+    it holds, ``counts`` how many ended in each status (most serious first).
     """
     cells: dict[tuple[str, str], dict[str, list[int]]] = {}
     for index, row in enumerate(report["results"]):
@@ -97,9 +118,36 @@ def matrix(report: Report) -> list[dict[str, Any]]:
             anchor = next(
                 (f"r{i}" for i in indices if report["results"][i]["status"] == status), None
             )
-            shown[target] = {"status": status, "count": len(indices), "anchor": anchor}
+            counts = {s: statuses.count(s) for s in SEVERITY if s in statuses}
+            shown[target] = {
+                "status": status,
+                "count": len(indices),
+                "counts": counts,
+                "anchor": anchor,
+                "text": cell_text(counts),
+            }
         rows.append({"property": prop, "layer": layer, "cells": shown})
     return rows
+
+
+def cell_text(counts: dict[str, int], *, emoji: bool = True) -> str:
+    """A matrix cell: each status with its count, the most serious first.
+
+    Args:
+        counts: rows per status, most serious first (``matrix``'s ``counts``).
+        emoji: lead with the worst status's emoji label (reports) or words only (console).
+
+    >>> cell_text({"known_failure": 2, "passed": 15})
+    '⚠️ known 2 · passed 15'
+    >>> cell_text({"passed": 1}, emoji=False)
+    'passed'
+    """
+    parts = [f"{STATUS_WORDS[s]} {n}" for s, n in counts.items()]
+    if sum(counts.values()) == 1:
+        parts = [STATUS_WORDS[next(iter(counts))]]
+    if emoji:
+        parts[0] = STATUS_LABELS[next(iter(counts))].split(" ", 1)[0] + " " + parts[0]
+    return " · ".join(parts)
 
 
 def replay_lines(report: Report) -> list[str]:
@@ -177,15 +225,30 @@ def replay_command(report: Report, target: str) -> str:
     return command
 
 
+def replay_commands(report: Report) -> list[str]:
+    """The commands that replay the report: its own (``replay_commands``, e.g. check-model's),
+    else the ``rnn-harness run`` command and a pytest command per target.
+
+    Args:
+        report: a report dict.
+    """
+    if report.get("replay_commands"):
+        return list(report["replay_commands"])
+    return [replay_run_command(report)] + [replay_command(report, t) for t in target_names(report)]
+
+
 def summary_line(report: Report) -> str:
     """One line: the verdict and the count of every status.
 
     Args:
         report: a report dict.
+
+    The verdict is FAILED when anything fails the gate, else INCOMPLETE when some tests
+    did not run (an interrupted run), else PASSED.
     """
     summary = report["summary"]
     failing = sum(summary.get(s, 0) for s in FAILING_STATUSES)
-    verdict = "FAILED" if failing else "PASSED"
+    verdict = "FAILED" if failing else "INCOMPLETE" if summary.get("not_run") else "PASSED"
     counts = ", ".join(f"{summary.get(s, 0)} {s.replace('_', ' ')}" for s in STATUSES)
     return f"{verdict}: {counts} ({len(report['results'])} results)"
 
@@ -266,14 +329,58 @@ def fenced_block(text: str) -> str:
     return f"{fence}text\n{text}\n{fence}"
 
 
+def _first_line_of(value: Any) -> str:
+    text = str(value or "").strip()
+    return text.splitlines()[0] if text else ""
+
+
+def grouped_rows(rows: list[dict[str, Any]], reason_of) -> list[dict[str, Any]]:
+    """Rows grouped by target and reason, each group's tests with their layers.
+
+    Args:
+        rows: result rows.
+        reason_of: the one-line reason of a row (e.g. its skip message).
+
+    Returns ``[{"target", "reason", "tests": [(property, test, [layers])]}]`` in report
+    order: a list a reader can scan, where one line per row would repeat itself.
+    """
+    groups: dict[tuple[str, str], dict[tuple[str, str], list[str]]] = {}
+    for row in rows:
+        tests = groups.setdefault((row["target"], reason_of(row)), {})
+        prop = str(row["property"])
+        tests.setdefault((prop, str(row.get("test") or prop)), []).append(str(row["layer"]))
+    return [
+        {
+            "target": target,
+            "reason": reason,
+            "tests": [(prop, test, layers) for (prop, test), layers in tests.items()],
+        }
+        for (target, reason), tests in groups.items()
+    ]
+
+
+def listed_tests(tests: list[tuple[str, str, list[str]]]) -> str:
+    """``composition · test_x [GRU, LSTM]; paths_agree [LSTM]`` (a test named by its
+    property id alone is a test the run never named)."""
+    return "; ".join(
+        (prop if test == prop else f"{prop} · {test}") + f" [{', '.join(layers)}]"
+        for prop, test, layers in tests
+    )
+
+
+def _known_reason(row: dict[str, Any]) -> str:
+    return _first_line_of(row.get("known_failure") or row.get("message"))
+
+
 def render_markdown(report: Report) -> str:
     """Render ``report`` as Markdown sized for a GitHub CI step summary.
 
     Args:
         report: a report dict.
 
-    A summary line, how to replay, the property x layer matrix with one column
-    per target, then each failure and error with its message and reproducer.
+    A summary line, how to replay, the property x layer matrix with one column per
+    target and what its cells mean, then each failure and error with its message and
+    reproducer, the known failures, the skipped tests and what did not run, with reasons.
     """
     targets = target_names(report)
     out = [
@@ -285,26 +392,21 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     out += [f"- {markdown_text(line)}" for line in replay_lines(report)]
-    commands = [replay_run_command(report)] + [replay_command(report, t) for t in targets]
-    out += ["", "```sh", *commands, "```", ""]
+    out += ["", "```sh", *replay_commands(report), "```", ""]
     out += ["## Matrix", ""]
     if targets:
         out.append("| property | layer | " + " | ".join(markdown_text(t) for t in targets) + " |")
         out.append("|---|---|" + "---|" * len(targets))
         for row in matrix(report):
-            cells = []
-            for target in targets:
-                cell = row["cells"].get(target)
-                if cell is None:
-                    cells.append("-")
-                    continue
-                text = STATUS_LABELS[cell["status"]]
-                cells.append(text + (f" ({cell['count']})" if cell["count"] > 1 else ""))
+            cells = [row["cells"][t]["text"] if t in row["cells"] else "-" for t in targets]
             out.append(
                 f"| {markdown_text(row['property'])} | {markdown_text(row['layer'])} | "
                 + " | ".join(cells)
                 + " |"
             )
+        present = [s for s in SEVERITY if report["summary"].get(s)]
+        out += ["", MATRIX_LEGEND + " A dash: the target has no row for the cell.", ""]
+        out += [f"- {STATUS_LABELS[s]}: {STATUS_MEANINGS[s]}" for s in present]
     else:
         out.append("No results.")
     failures = [r for r in report["results"] if r["status"] in FAILING_STATUSES]
@@ -312,8 +414,10 @@ def render_markdown(report: Report) -> str:
         out += ["", "## Failures", ""]
         for row in failures[:MAX_MARKDOWN_FAILURES]:
             prop, layer, target = row_key(row)
+            test = f" · {markdown_text(row['test'])}" if row.get("test") not in (None, prop) else ""
             out.append(
-                f"### {markdown_text(prop)} · {markdown_text(layer)} · {markdown_text(target)} — {row['status']}"
+                f"### {markdown_text(prop)}{test} · {markdown_text(layer)} · "
+                f"{markdown_text(target)} — {row['status']}"
             )
             out.append("")
             message = _truncate(
@@ -326,17 +430,22 @@ def render_markdown(report: Report) -> str:
             out.append(
                 f"... and {len(failures) - MAX_MARKDOWN_FAILURES} more failures: see report.html"
             )
-    known = [r for r in report["results"] if r["status"] == "known_failure"]
-    if known:
+    sections = (
+        ("Known failures", "known_failure", _known_reason),
+        ("Skipped", "skipped", lambda r: _first_line_of(r.get("message")) or "no reason given"),
+        ("Not run", "not_run", lambda r: _first_line_of(r.get("message")) or "not run"),
+    )
+    for title, status, reason_of in sections:
+        rows = [r for r in report["results"] if r["status"] == status]
+        if not rows:
+            continue
         while out and not out[-1]:
             out.pop()  # one blank line between sections, whatever came before
-        out += ["", "## Known failures", ""]
-        for row in known:
-            prop, layer, target = row_key(row)
-            reason = row.get("known_failure") or row.get("message") or ""
-            first = str(reason).strip().splitlines()[0] if str(reason).strip() else ""
+        out += ["", f"## {title} ({len(rows)})", ""]
+        for group in grouped_rows(rows, reason_of):
             out.append(
-                f"- {markdown_text(prop)} · {markdown_text(layer)} · {markdown_text(target)}: {markdown_text(first)}"
+                f"- {markdown_text(group['target'])}: {markdown_text(group['reason'])} — "
+                f"{markdown_text(listed_tests(group['tests']))}"
             )
     return "\n".join(out).rstrip() + "\n"
 
@@ -499,8 +608,16 @@ def render_html(report: Report) -> str:
         labels=STATUS_LABELS,
         targets=targets,
         replay=replay_lines(report),
-        commands=[replay_run_command(report)] + [replay_command(report, t) for t in targets],
+        commands=replay_commands(report),
         matrix=matrix(report),
+        legend=MATRIX_LEGEND,
+        meanings=STATUS_MEANINGS,
+        failing=any(report["summary"].get(s) for s in FAILING_STATUSES),
+        skipped=grouped_rows(
+            [r for r in report["results"] if r["status"] in ("skipped", "not_run")],
+            lambda r: f"{STATUS_WORDS[r['status']]}: {_first_line_of(r.get('message'))}",
+        ),
+        listed_tests=listed_tests,
         details=_details(report),
     )
 
@@ -510,10 +627,6 @@ def render_html(report: Report) -> str:
 
 def _xml_text(value: Any) -> str:
     return _XML_INVALID.sub("", str(value))
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def _seconds(rows: Iterable[dict[str, Any]]) -> float:
@@ -526,9 +639,10 @@ def render_junit(report: Report) -> str:
     Args:
         report: a report dict.
 
-    Testcases are named ``{test}[{layer}]`` with classname
-    ``rnn_harness.{target}.{property}``; failed and flaky results carry a
-    ``failure``, errors an ``error``, skipped and known failures a ``skipped`` element.
+    Testcases are named ``{test}[{layer}]`` (the test function with its parameters, e.g.
+    ``test_state_evolves_through_one_path[fit][LSTM]``) with classname
+    ``rnn_harness.{target}.{property}``; failed and flaky results carry a ``failure``,
+    errors an ``error``, skipped, not-run and known failures a ``skipped`` element.
     """
     root = ET.Element("testsuites", name="rnn-harness")
     infos = {t.get("name"): t for t in report["targets"]}
@@ -539,7 +653,7 @@ def render_junit(report: Report) -> str:
             "tests": len(rows),
             "failures": sum(r["status"] in ("failed", "flaky") for r in rows),
             "errors": sum(r["status"] == "error" for r in rows),
-            "skipped": sum(r["status"] in ("skipped", "known_failure") for r in rows),
+            "skipped": sum(r["status"] in ("skipped", "known_failure", "not_run") for r in rows),
         }
         for key, value in counts.items():
             totals[key] += value
@@ -578,14 +692,14 @@ def render_junit(report: Report) -> str:
                 element = ET.SubElement(
                     case,
                     "error" if status == "error" else "failure",
-                    message=_xml_text(_first_line(message)),
+                    message=_xml_text(_first_line_of(message)),
                     type=status,
                 )
                 element.text = _xml_text(body)
-            elif status == "skipped":
-                ET.SubElement(case, "skipped", message=_xml_text(_first_line(message)))
+            elif status in ("skipped", "not_run"):
+                ET.SubElement(case, "skipped", message=_xml_text(_first_line_of(message)))
             elif status == "known_failure":
-                reason = row.get("known_failure") or _first_line(message)
+                reason = row.get("known_failure") or _first_line_of(message)
                 element = ET.SubElement(
                     case, "skipped", message=_xml_text(f"known failure: {reason}")
                 )
