@@ -418,6 +418,22 @@ class ResultCollector:
             with self.progress.open("a", encoding="utf-8") as stream:
                 stream.write(json.dumps(event) + "\n")
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        # Every process that collects lists its tests (with -n each worker, the same list),
+        # in one append: rnn-harness run keeps the first, for its time estimate and for the
+        # "not run" rows of an interrupted run.
+        path = self.config.getoption("rnn_progress", default=None)
+        if not path:
+            return
+        tests = [
+            {"nodeid": item.nodeid, "property": prop, "test": test_name(item), "layer": layer}
+            for item in session.items
+            if (prop := _property_id(item)) is not None and (layer := _layer(item)) is not None
+        ]
+        line = json.dumps({"event": "collected", "tests": tests}) + "\n"
+        with open(path, "ab", buffering=0) as stream:  # one write: workers append at once
+            stream.write(line.encode("utf-8"))
+
     def pytest_runtest_logstart(self, nodeid: str, location) -> None:
         self._event(event="start", nodeid=nodeid)
 
@@ -429,6 +445,7 @@ class ResultCollector:
                 event="finish",
                 nodeid=report.nodeid,
                 property=row["property"],
+                test=row["test"],
                 layer=row["layer"],
                 status=row["status"],
                 examples=row["examples"],

@@ -4,10 +4,14 @@ summary table shows each cell's worst status with its counts."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 from rich.console import Console
 
 from harness.cli.progress import TargetProgress, duration_text, summary_table
+from tests.cli_helpers import REPO
 from tests.test_report_model import payload, report_of, result
 
 
@@ -113,3 +117,52 @@ def test_summary_table_shows_a_cells_worst_status_with_counts_not_its_last_row()
     assert "known 2 · passed 5" in lines["composition"]
     assert lines["chunked_equals_whole"].split("│")[3].strip() == "passed"
     assert "worst first" in text  # the caption says what the counts are
+
+
+PASSING_PROPERTY = """
+import pytest
+from hypothesis import given, strategies as st
+
+pytestmark = pytest.mark.rnn_property("chunked_equals_whole")
+
+
+@given(x=st.integers(0, 10))
+def test_one(target, layer_kind, check, x):
+    check.example(x=x)
+
+
+@pytest.mark.parametrize("path", ["call", "fit"])
+@given(x=st.integers(0, 10))
+def test_two(target, layer_kind, check, x, path):
+    check.example(x=x)
+"""
+
+
+def test_the_plugin_lists_the_collected_tests_once_per_worker_and_names_finished_ones(tmp_path):
+    """With -n 2 the controller collects nothing: each worker lists the same tests, and the
+    progress line counts them once."""
+    (tmp_path / "test_fake_property.py").write_text(PASSING_PROPERTY, encoding="utf-8")
+    progress_file = tmp_path / "progress.jsonl"
+    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("PYTEST_ADDOPTS", None)
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    command += [str(tmp_path / "test_fake_property.py"), "-n", "2", "--rnn-layers=LSTM,GRU"]
+    command += [f"--rnn-progress={progress_file}", "--hypothesis-profile=dev"]
+    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    events = [json.loads(line) for line in progress_file.read_text().splitlines()]
+    lists = [e["tests"] for e in events if e["event"] == "collected"]
+    assert len(lists) == 2 and lists[0] == lists[1]
+    assert sorted((t["test"], t["layer"]) for t in lists[0]) == [
+        ("test_one", "GRU"),
+        ("test_one", "LSTM"),
+        ("test_two[call]", "GRU"),
+        ("test_two[call]", "LSTM"),
+        ("test_two[fit]", "GRU"),
+        ("test_two[fit]", "LSTM"),
+    ]
+    finished = sorted(e["test"] for e in events if e["event"] == "finish")
+    assert finished == sorted(t["test"] for t in lists[0])
+    progress = TargetProgress("keras3-tensorflow", 2, progress_file)
+    progress.poll()
+    assert "6/6 tests done" in progress.line()
