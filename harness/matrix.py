@@ -147,7 +147,14 @@ def load_matrix_spec(path: str | Path) -> MatrixSpec:
         raise HarnessUsageError(
             f"Matrix spec {str(path)!r} does not exist. Pass a TOML file; see matrix/upgrade.toml"
         )
-    return parse_matrix_spec(path.read_text(encoding="utf-8"), source=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HarnessUsageError(
+            f"Matrix spec {str(path)!r} cannot be read as UTF-8 TOML ({exc}). "
+            "Pass a TOML file; see matrix/upgrade.toml"
+        ) from None
+    return parse_matrix_spec(text, source=str(path))
 
 
 def harness_fingerprint() -> str:

@@ -2,8 +2,10 @@
 
 One module per command (``run``, ``compare``, ``matrix``, ``explain``; ``check-model``
 lives with its own package), each with ``add_parser(subparsers)`` and its ``cmd_*``.
-Every user mistake (unknown target or property, missing file, malformed report)
-ends in one line on stderr and exit status 2, never a traceback.
+Every user mistake (unknown target or property, missing file, malformed report,
+unwritable output, an option given twice) ends in one line on stderr and exit
+status 2, never a traceback, and before any framework is imported: the parsers
+and checks import no framework, and each command imports what runs it lazily.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from harness.check_model.cli import add_check_model_parser
 from harness.cli import compare, explain, matrix, run
+from harness.cli.arguments import HarnessArgumentParser
 from harness.cli.console import err
 from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessUsageError
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``rnn-harness`` parser: a subcommand each, whose ``func`` runs it."""
-    parser = argparse.ArgumentParser(
+    # Imported here: harness.check_model.cli may import harness.cli's modules.
+    from harness.check_model.cli import add_check_model_parser
+
+    parser = HarnessArgumentParser(
         prog="rnn-harness",
         description="Property-based verification of Keras recurrent-layer state semantics.",
     )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
+from harness.cli.arguments import writable_file
 from harness.errors import EXIT_FAILED, EXIT_OK
 
 
@@ -25,8 +25,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from harness.report.model import load_report
 
     old, new = load_report(args.old), load_report(args.new)
+    html = writable_file(args.html, option="--html") if args.html else None
     comparison = compare_reports(old, new)
     sys.stdout.write(render_compare_markdown(comparison))
-    if args.html:
-        Path(args.html).write_text(render_compare_html(comparison), encoding="utf-8")
+    if html is not None:
+        html.write_text(render_compare_html(comparison), encoding="utf-8")
     return EXIT_FAILED if comparison.regressed else EXIT_OK

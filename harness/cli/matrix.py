@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
+from harness.cli.arguments import positive_int, writable_directory
 from harness.cli.console import out
 from harness.cli.known import KNOWN_FAILURES_FILE, resolve_known_failures
 from harness.errors import EXIT_FAILED, EXIT_OK
@@ -25,7 +25,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=".rnn-harness/matrix",
         help="environments and cached reports (default: .rnn-harness/matrix)",
     )
-    matrix.add_argument("--jobs", type=int, default=1, help="environments at once (default: 1)")
+    matrix.add_argument(
+        "--jobs", type=positive_int, default=1, help="environments at once (default: 1)"
+    )
     matrix.add_argument(
         "--known-failures",
         help=f"known-failures TOML (default: ./{KNOWN_FAILURES_FILE} if present)",
@@ -40,7 +42,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
 
     spec = matrix.load_matrix_spec(args.spec)
     known, _ = resolve_known_failures(args.known_failures)  # validated before any install
-    out_dir = Path(args.out)
+    out_dir = writable_directory(args.out, option="--out")
+    cache = writable_directory(args.cache, option="--cache")
     out.print(
         f"rnn-harness matrix: {len(spec.entries)} environments, profile {spec.profile}, "
         f"jobs {args.jobs}, cache {args.cache}"
@@ -56,7 +59,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         )
 
     results = matrix.run_matrix(
-        spec, work=Path(args.cache), known_failures=known or None, jobs=args.jobs, on_done=done
+        spec, work=cache, known_failures=known or None, jobs=args.jobs, on_done=done
     )
     merged = matrix.merge_matrix(results, spec)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
+from harness.cli.arguments import workers, writable_directory
 from harness.cli.console import err, out
 from harness.cli.known import KNOWN_FAILURES_FILE, resolve_known_failures, warn_stale_known_failures
 from harness.cli.progress import summary_table
@@ -57,6 +57,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "-n",
         "--workers",
         default="1",
+        type=workers,
         help="pytest-xdist workers per target, or 'auto' (default: 1)",
     )
     run.set_defaults(func=cmd_run)
@@ -73,7 +74,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     properties = resolve_properties(args.properties)
     layers = resolve_layers(args.layers)
     known_path, known = resolve_known_failures(args.known_failures)
-    out_dir = Path(args.out)
+    out_dir = writable_directory(args.out, option="--out")
     work = out_dir / "logs"
     work.mkdir(parents=True, exist_ok=True)
     out.print(

@@ -67,6 +67,12 @@ def comma_list(raw: str | None, *, option: str, allowed: Sequence[str]) -> list[
             f"{option}={raw!r}: unknown {', '.join(repr(u) for u in unknown) or 'empty list'}. "
             f"Expected a comma list of: {', '.join(allowed)} (or 'all')"
         )
+    twice = sorted({s for s in items if items.count(s) > 1}, key=items.index)
+    if twice:
+        raise HarnessUsageError(
+            f"{option}={raw!r}: {', '.join(repr(s) for s in twice)} named more than once. "
+            "Name each once"
+        )
     return items
 
 
