@@ -92,7 +92,7 @@ def test_the_out_probe_leaves_no_directory_behind_after_another_error(tmp_path):
 
 def test_run_refuses_an_option_given_twice(tmp_path):
     line = usage_error(["run", "--layers", "LSTM", "--layers=GRU"], tmp_path)
-    assert "--layers given twice ('LSTM', then 'GRU')" in line
+    assert "--layers given twice ('LSTM', then 'GRU'); give it once with a comma list" in line
 
 
 def test_run_refuses_a_name_listed_twice(tmp_path):
@@ -232,6 +232,11 @@ def test_matrix_refuses_a_cache_directory_under_a_file(tmp_path, a_file):
 
 
 # explain
+
+
+def test_explain_refuses_two_reports(tmp_path):
+    line = usage_error(["explain", "--report", "a.json", "--report", "b.json"], tmp_path)
+    assert "--report given twice ('a.json', then 'b.json'); give it once." in line
 
 
 def test_explain_refuses_a_report_that_is_not_a_report(tmp_path):
