@@ -49,7 +49,7 @@ def test_ctrl_c_writes_a_report_of_what_finished_and_exits_130(tmp_path):
     os.killpg(process.pid, signal.SIGINT)
     stdout, stderr = process.communicate(timeout=300)
     assert process.returncode == 130, stdout + stderr
-    assert "the report holds what finished" in stderr
+    assert "the report holds what finished; the rest is 'not run'" in stderr
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     rows = report["results"]
     # nothing lost: a row for every cell; nothing invented: only passes and "not run"
@@ -58,8 +58,10 @@ def test_ctrl_c_writes_a_report_of_what_finished_and_exits_130(tmp_path):
     }
     assert any(r["status"] == "passed" for r in rows)
     not_run = [r for r in rows if r["status"] != "passed"]
-    assert not_run and all(r["status"] == "error" for r in not_run)
+    assert not_run and all(r["status"] == "not_run" for r in not_run)
     assert all(r["message"].startswith("not run: the run was interrupted") for r in not_run)
+    headline = (tmp_path / "report.md").read_text(encoding="utf-8").splitlines()[2]
+    assert headline.startswith("**INCOMPLETE: ") and " 0 error, " in headline, headline
 
 
 def test_pytest_runs_in_the_work_directory_with_absolute_paths(tmp_path, monkeypatch):
@@ -107,7 +109,7 @@ def test_rows_for_tests_that_never_ran_are_result_rows_named_by_the_property():
     (row,) = payload["results"]
     assert ResultRow.from_dict(row).to_dict() == row  # a well-formed schema row
     assert row["test"] == "chunked_equals_whole"  # the test function is unknown
-    assert (row["layer"], row["target"], row["status"]) == ("GRU", "keras3-jax", "error")
+    assert (row["layer"], row["target"], row["status"]) == ("GRU", "keras3-jax", "not_run")
     assert row["message"] == "not run: the run was interrupted before this target started"
     assert payload["interrupted"] is True
 
@@ -163,5 +165,56 @@ def test_verdicts_printed_before_pytest_died_survive_an_interrupt(tmp_path, monk
         1.5,
     )
     assert kept["message"].startswith("pytest was stopped before writing its results")
-    assert (lost["layer"], lost["status"]) == ("GRU", "error")
+    assert (lost["layer"], lost["status"]) == ("GRU", "not_run")
     assert lost["message"] == "not run: the run was interrupted before this test finished"
+
+
+def test_an_interrupt_marks_every_collected_test_that_did_not_finish_not_run(tmp_path, monkeypatch):
+    """pytest wrote its results after Ctrl-C: one test finished; the other collected tests of
+    that cell and the cells it never collected read "not run", each test by its own name."""
+    work = tmp_path / "logs"
+    work.mkdir()
+    tests = ["test_stacked_chunked_equals_whole", "test_unrolled_equals_rolled", "test_x[fit]"]
+    collected = {
+        "event": "collected",
+        "tests": [
+            {"nodeid": f"c.py::{t}[LSTM]", "property": "composition", "test": t, "layer": "LSTM"}
+            for t in tests
+        ],
+    }
+    finished = ResultRow("composition", tests[0], "LSTM", "keras3-tensorflow", "passed", 5)
+
+    class InterruptedPopen:
+        def __init__(self, command, **kwargs):
+            progress = work / "keras3-tensorflow.progress.jsonl"
+            progress.write_text(json.dumps(collected) + "\n", encoding="utf-8")
+            results = {"target": {"name": "keras3-tensorflow"}, "results": [finished.to_dict()]}
+            (work / "keras3-tensorflow.results.json").write_text(json.dumps(results))
+            self.returncode = None
+
+        def poll(self):
+            raise KeyboardInterrupt
+
+        def wait(self, timeout=None):
+            self.returncode = 2
+            return self.returncode
+
+    monkeypatch.setattr(target_run.subprocess, "Popen", InterruptedPopen)
+    monkeypatch.setattr(target_run.signal, "signal", lambda *_: None)
+    payload = target_run.run_target(
+        "keras3-tensorflow",
+        properties=["composition"],
+        layers=["LSTM", "GRU"],
+        profile="dev",
+        seed=0,
+        known_failures="",
+        workers="1",
+        work=work,
+    )
+    statuses = {(r["test"], r["layer"]): r["status"] for r in payload["results"]}
+    assert statuses == {
+        (tests[0], "LSTM"): "passed",
+        (tests[1], "LSTM"): "not_run",
+        (tests[2], "LSTM"): "not_run",
+        ("composition", "GRU"): "not_run",  # never collected: the property stands for its tests
+    }

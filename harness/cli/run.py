@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.print("reports: " + ", ".join(str(p) for p in paths.values()))
     code = exit_code(report)
     if interrupted:
-        err.print("rnn-harness: interrupted: the report holds what finished; the rest is 'error'")
+        err.print("rnn-harness: interrupted: the report holds what finished; the rest is 'not run'")
         return EXIT_INTERRUPTED
     out.print(
         "gate: [green]pass[/]" if code == EXIT_OK else "gate: [bold red]FAIL[/] (new failures)"

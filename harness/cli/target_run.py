@@ -1,9 +1,10 @@
 """One target's properties in a pytest process of its own, and the payload it leaves.
 
 A target needs its own process: Keras reads its backend once, at import. The
-process's results file becomes the payload; what it never reported (it crashed,
-or the run was interrupted) becomes ``error`` rows, so a report always holds a
-row for every property x layer cell it was asked for.
+process's results file becomes the payload; what it never reported becomes rows of
+their own: ``not_run`` where the run was interrupted (Ctrl-C), ``error`` where pytest
+crashed. A report always holds a row for every test pytest collected, and for every
+property x layer cell it was asked for.
 """
 
 from __future__ import annotations
@@ -83,8 +84,7 @@ def run_target(
         command += ["-n", workers]
     environ = dict(os.environ)
     apply_target_environment(target, environ)
-    total = len(properties) * len(layers)
-    progress = TargetProgress(target, total, progress_file)
+    progress = TargetProgress(target, len(properties) * len(layers), progress_file)
     live = out.is_terminal
     with log.open("w", encoding="utf-8") as log_stream:
         process = subprocess.Popen(
@@ -115,7 +115,7 @@ def run_target(
             report_events(progress, status)
             if status is not None:
                 status.stop()
-    out.print(progress.line().replace(" running None", ""))
+    out.print(progress.line())
     if results.exists():
         payload = json.loads(results.read_text(encoding="utf-8"))
     elif interrupted and progress.finished:
@@ -141,24 +141,62 @@ def run_target(
     else:
         payload = {"target": unknown_target(target, precision), "results": []}
     payload["interrupted"] = interrupted
-    message = None
     if interrupted:
-        message = "not run: the run was interrupted before this test finished"
+        payload["results"] += missing_rows(
+            payload["results"],
+            progress.collected,
+            properties,
+            layers,
+            target,
+            status="not_run",
+            message="not run: the run was interrupted before this test finished",
+        )
     elif process.returncode not in (0, 1) or not payload["results"]:
         tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-15:]
         message = (
             f"pytest exited with status {process.returncode} for {target}; "
             f"see {log}:\n" + "\n".join(tail)
         )
-    if message is not None:
-        ran = {(r["property"], r["layer"]) for r in payload["results"]}
-        payload["results"] += [
-            error_row(p, layer, target, message)
-            for p in properties
-            for layer in layers
-            if (p, layer) not in ran
-        ]
+        payload["results"] += missing_rows(
+            payload["results"],
+            progress.collected,
+            properties,
+            layers,
+            target,
+            status="error",
+            message=message,
+        )
     return payload
+
+
+def missing_rows(
+    results: list[dict],
+    collected: list[dict] | None,
+    properties: list[str],
+    layers: list[str],
+    target: str,
+    *,
+    status: str,
+    message: str,
+) -> list[dict]:
+    """Rows for what never reported a result: each collected test without a row, then
+    each property x layer cell without any row (its tests are unknown: the property id
+    stands for them)."""
+    have = {(r["property"], r["test"], r["layer"]) for r in results}
+    rows = []
+    for test in collected or []:
+        key = (test["property"], test["test"], test["layer"])
+        if key not in have:
+            have.add(key)
+            rows.append(never_ran_row(*key, target, status=status, message=message))
+    cells = {(prop, layer) for prop, _, layer in have}
+    rows += [
+        never_ran_row(p, p, layer, target, status=status, message=message)
+        for p in properties
+        for layer in layers
+        if (p, layer) not in cells
+    ]
+    return rows
 
 
 def unknown_target(target: str, precision: str) -> dict:
@@ -167,18 +205,22 @@ def unknown_target(target: str, precision: str) -> dict:
 
 
 def not_run_payload(target: str, properties: list[str], layers: list[str], precision: str) -> dict:
-    """The payload of a target the run never reached, because it was interrupted."""
+    """The payload of a target the run never reached, because it was interrupted: a
+    ``not_run`` row per cell, named by the property (its tests were never collected)."""
     message = "not run: the run was interrupted before this target started"
     return {
         "target": unknown_target(target, precision),
-        "results": [error_row(p, layer, target, message) for p in properties for layer in layers],
+        "results": missing_rows(
+            [], None, properties, layers, target, status="not_run", message=message
+        ),
         "interrupted": True,
     }
 
 
-def error_row(prop: str, layer: str, target: str, message: str) -> dict:
-    """The ``error`` row of a test that never ran; its test function is unknown, so the
-    property id stands for it."""
+def never_ran_row(
+    prop: str, test: str, layer: str, target: str, *, status: str, message: str
+) -> dict:
+    """The row of a test that never reported: ``not_run`` (interrupted) or ``error``."""
     return ResultRow(
-        property=prop, test=prop, layer=layer, target=target, status="error", message=message
+        property=prop, test=test, layer=layer, target=target, status=status, message=message
     ).to_dict()
