@@ -3,7 +3,8 @@
 Each case runs the installed console script in a process of its own, as a user
 would, from an empty directory: stdout stays empty (nothing started), stderr
 is exactly one line, with none of TensorFlow's absl/oneDNN start-up lines.
-Validation imports no framework, so each case takes a fraction of a second.
+Validation imports no framework, so each case takes a fraction of a second;
+only the model-dependent check-model case has to load Keras.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,16 @@ def a_file(tmp_path) -> Path:
     return path
 
 
+@pytest.fixture
+def fake_model(tmp_path) -> Path:
+    """A zip archive named .keras: it passes the file checks, and is never loaded when a
+    check before Keras fails."""
+    path = tmp_path / "model.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", "{}")
+    return path
+
+
 # run
 
 
@@ -80,7 +92,7 @@ def test_the_out_probe_leaves_no_directory_behind_after_another_error(tmp_path):
 
 def test_run_refuses_an_option_given_twice(tmp_path):
     line = usage_error(["run", "--layers", "LSTM", "--layers=GRU"], tmp_path)
-    assert "--layers given twice ('LSTM', then 'GRU')" in line
+    assert "--layers given twice ('LSTM', then 'GRU'); give it once with a comma list" in line
 
 
 def test_run_refuses_a_name_listed_twice(tmp_path):
@@ -222,8 +234,76 @@ def test_matrix_refuses_a_cache_directory_under_a_file(tmp_path, a_file):
 # explain
 
 
+def test_explain_refuses_two_reports(tmp_path):
+    line = usage_error(["explain", "--report", "a.json", "--report", "b.json"], tmp_path)
+    assert "--report given twice ('a.json', then 'b.json'); give it once." in line
+
+
 def test_explain_refuses_a_report_that_is_not_a_report(tmp_path):
     report = tmp_path / "report.json"
     report.write_text("[]", encoding="utf-8")
     line = usage_error(["explain", "--report", str(report)], tmp_path)
     assert "not an rnn-harness report" in line
+
+
+# check-model: every check that needs no model comes before Keras loads
+
+
+def test_check_model_refuses_an_out_directory_under_a_file(tmp_path, a_file, fake_model):
+    line = usage_error(["check-model", str(fake_model), "--out", str(a_file / "r")], tmp_path)
+    assert "--out" in line and "Not a directory" in line
+
+
+def test_check_model_refuses_a_file_keras_cannot_read_before_loading_keras(tmp_path):
+    weights = tmp_path / "weights.npy"
+    weights.write_bytes(b"\x93NUMPY")
+    line = usage_error(["check-model", str(weights)], tmp_path)
+    assert "expected a .keras file" in line and "'.npy'" in line
+
+
+def test_check_model_refuses_data_that_is_not_a_numpy_file(tmp_path, fake_model):
+    data = tmp_path / "data.npy"
+    data.write_text("1,2,3\n", encoding="utf-8")
+    line = usage_error(["check-model", str(fake_model), "--data", str(data)], tmp_path)
+    assert "is not a NumPy array file" in line
+
+
+def test_check_model_refuses_data_of_several_arrays(tmp_path, fake_model):
+    import numpy as np
+
+    data = tmp_path / "data.npz"
+    np.savez(data, x=np.zeros((2, 4, 3)))
+    line = usage_error(["check-model", str(fake_model), "--data", str(data)], tmp_path)
+    assert "holds several arrays (.npz)" in line
+
+
+def test_check_model_refuses_data_that_is_not_sequences(tmp_path, fake_model):
+    import numpy as np
+
+    data = tmp_path / "data.npy"
+    np.save(data, np.zeros(5))
+    line = usage_error(["check-model", str(fake_model), "--data", str(data)], tmp_path)
+    assert "--data has shape (5,)" in line
+
+
+def test_check_model_refuses_timesteps_that_are_not_a_number(tmp_path, fake_model):
+    line = usage_error(["check-model", str(fake_model), "--timesteps", "many"], tmp_path)
+    assert "--timesteps: invalid int value: 'many'" in line
+
+
+def test_check_model_refuses_an_unknown_target(tmp_path, fake_model):
+    line = usage_error(["check-model", str(fake_model), "--target", "tf-keras"], tmp_path)
+    assert "Unknown target 'tf-keras'" in line
+
+
+def test_check_model_error_found_in_the_model_has_no_framework_lines_before_it(tmp_path):
+    """The one case that must load Keras: the data's shape is wrong for this model only."""
+    make = (
+        "import keras, numpy as np;"
+        "keras.Sequential([keras.Input((None, 3)), keras.layers.LSTM(2)]).save('m.keras');"
+        "np.save('d.npy', np.zeros((2, 5, 7), 'float32'))"
+    )
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    subprocess.run([sys.executable, "-c", make], cwd=tmp_path, env=env, check=True, timeout=300)
+    line = usage_error(["check-model", "m.keras", "--data", "d.npy"], tmp_path, timeout=300)
+    assert "--data has shape (2, 5, 7): expected (N, T, 3)" in line

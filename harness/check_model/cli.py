@@ -8,22 +8,37 @@ line on stderr, no traceback). ``harness/cli`` adds the parser with
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import re
 import sys
+import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from harness.check_model.check import check_model
 from harness.check_model.diagnose import BLOCKS, NOTE, STREAMS, UNKNOWN
 from harness.check_model.inputs import MAX_TIMESTEPS, MIN_TIMESTEPS
-from harness.check_model.load import check_model_file, check_target
+from harness.check_model.load import check_model_file, check_target, resolve_keras
 from harness.check_model.report import write_report
 from harness.check_model.result import StreamingResult
+from harness.cli.arguments import writable_directory
 from harness.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HarnessUsageError, check_argument
 from harness.profiles import PROFILES, max_examples
 from harness.targets import DEFAULT_TARGET, KERAS3_TARGETS
 
 DEFAULT_OUT = "reports/check-model"
 DEFAULT_PROFILE = "ci"  # the example count of `rnn-harness run` in CI; every run is seeded
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")  # what keras.saving.load_model reads (Keras 3)
+# What TensorFlow's C++ start-up writes to stderr before absl logging is set up, which
+# TF_CPP_MIN_LOG_LEVEL cannot silence: dropped from the import, so that a usage error
+# found in the model is one line.
+START_UP_CHATTER = re.compile(
+    r"All log messages before absl::InitializeLog\(\)|port\.cc:\d+\] oneDNN custom operations"
+)
 
 
 def add_check_model_parser(subparsers) -> argparse.ArgumentParser:
@@ -123,6 +138,67 @@ def _print_result(result: StreamingResult, paths: dict[str, Path]) -> None:
     out.print(f"reports: {reports}", markup=False)
 
 
+def _check_model_format(path: Path) -> None:
+    """A usage error, before Keras loads, for a file Keras cannot read as a model."""
+    if path.suffix.lower() not in MODEL_SUFFIXES:
+        raise HarnessUsageError(
+            f"{str(path)!r} could not be loaded as a Keras model: expected a .keras file "
+            f"written by model.save('model.keras') (or a legacy .h5). Received a "
+            f"{path.suffix or 'suffix-less'!r} file. Pass the saved model's file"
+        )
+
+
+def _check_data_file(raw: str) -> None:
+    """A usage error, before Keras loads, unless ``--data`` is a NumPy array of sequences.
+
+    Whether its shape fits the model is checked once the model is loaded.
+    """
+    path = Path(raw).expanduser()
+    if not path.is_file():
+        raise HarnessUsageError(
+            f"No data file at {raw!r}: expected a .npy array shaped like the model's "
+            "input (N, T, features), saved with numpy.save. Check the path"
+        )
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:
+        raise HarnessUsageError(
+            f"{raw!r} is not a NumPy array file: expected a .npy array shaped like the "
+            f"model's input (N, T, features), saved with numpy.save. Received: "
+            f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        ) from None
+    if not isinstance(array, np.ndarray):  # an .npz archive of several arrays
+        raise HarnessUsageError(
+            f"{raw!r} holds several arrays (.npz): expected one .npy array shaped like the "
+            "model's input (N, T, features). Save the one array with numpy.save"
+        )
+    if array.ndim < 2:
+        raise HarnessUsageError(
+            f"--data has shape {array.shape}: expected sequences, (N, T, features) or "
+            "(N, T) tokens. Reshape or re-save the array"
+        )
+
+
+@contextlib.contextmanager
+def _start_up_chatter_dropped() -> Iterator[None]:
+    """Hold what is written to file descriptor 2 meanwhile; pass on all but START_UP_CHATTER."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            for line in held.read().decode(errors="replace").splitlines(keepends=True):
+                if not START_UP_CHATTER.search(line):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
 def cmd_check_model(args: argparse.Namespace) -> int:
     """``rnn-harness check-model``: 0 streamable, 1 not streamable or differs, 2 usage error."""
     try:
@@ -140,13 +216,13 @@ def cmd_check_model(args: argparse.Namespace) -> int:
             f"--timesteps {args.timesteps} must be at least {MIN_TIMESTEPS}: a stream needs "
             "two chunks",
         )
-        # The cheap checks first, so that a mistyped path fails before Keras imports.
-        check_model_file(args.model)
-        if args.data is not None and not Path(args.data).expanduser().is_file():
-            raise HarnessUsageError(
-                f"No data file at {args.data!r}: expected a .npy array shaped like the model's "
-                "input (N, T, features), saved with numpy.save. Check the path"
-            )
+        # Every check that needs no model first, so that a mistake fails before Keras imports.
+        _check_model_format(check_model_file(args.model))
+        if args.data is not None:
+            _check_data_file(args.data)
+        writable_directory(args.out, option="--out")
+        with _start_up_chatter_dropped():
+            resolve_keras(target)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             result = check_model(

@@ -26,9 +26,10 @@ class _StoreOnce(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         given = namespace.__dict__.setdefault(_GIVEN, {})
         if self.dest in given and option_string is not None:
+            several = " with a comma list" if "comma list" in (self.help or "") else ""
             parser.error(
                 f"{option_string} given twice ({given[self.dest]!r}, then {values!r}); "
-                "give it once (a list option takes a comma list)"
+                f"give it once{several}"
             )
         given[self.dest] = values
         setattr(namespace, self.dest, values)
