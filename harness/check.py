@@ -3,9 +3,9 @@
 Every property receives a ``PropertyCheck`` (the ``check`` fixture). It counts
 examples, keeps the plain data of the current example (so that the shrunk
 counterexample is known when Hypothesis replays it last), records the largest
-error seen, and compares arrays with ``assert_close``, whose failure message
-names the property, the layer, the target, where the largest difference is and
-the tolerance.
+error seen, counts the examples that could have failed (``sensitive``), and
+compares arrays with ``assert_close``, whose failure message names the property,
+the layer, the target, where the largest difference is and the tolerance.
 """
 
 from __future__ import annotations
@@ -87,20 +87,60 @@ class PropertyCheck:
     layer: str
     target: str
     examples: int = 0
+    # Examples that could have failed (see ``sensitive``); None where the property
+    # does not count them.
+    sensitive_examples: int | None = None
     max_abs_error: float = 0.0
     tolerance: Tolerance | None = None
     example_data: dict[str, Any] | None = field(default=None, repr=False)
     diagnostics: dict[str, Any] = field(default_factory=dict, repr=False)
     # Called as each example starts: the target drops the runners of earlier examples.
     on_example: Callable[[], None] | None = field(default=None, repr=False)
+    _counted: bool = field(default=False, repr=False)  # the current example is sensitive
 
     def example(self, **data: Any) -> None:
         """Start a new example; ``data`` is what a reproducer needs to rebuild it."""
         self.examples += 1
         self.example_data = data
         self.diagnostics = {}
+        self._counted = False
         if self.on_example is not None:
             self.on_example()
+
+    def sensitive(self, margin: float | bool) -> bool:
+        """Record whether the current example could have failed; return it.
+
+        Each property defines, in its docstring, the break its check guards against;
+        ``harness.sensitivity`` measures, on the float64 reference, how far that break
+        would move what the check compares. The example counts once toward
+        ``sensitive_examples`` (the report's ``examples_that_could_fail``) if any call
+        for it is sensitive.
+
+        The margin is not passed to ``hypothesis.target``: measured over the core
+        properties' draws (scripts/measure_sensitivity.py, 25 and 300 examples per
+        test and layer), steering toward larger margins spent half the budget on
+        variations of one example (distinct layer configurations 314 -> 228 of 450,
+        2764 -> 1604 of 5400) and caught fewer breaks under the GPU native tolerance
+        (413 -> 387, 4479 -> 4348), for 1-2% more under the CPU tolerance. The
+        strategies construct sensitive examples instead.
+
+        Args:
+            margin: the break's largest effect in tolerances (> 1: the check would
+                catch it), or a plain ``bool`` where no margin applies.
+
+        Example:
+            >>> check = PropertyCheck("chunked_equals_whole", "LSTM", "keras3-jax")
+            >>> check.example(case=None)
+            >>> check.sensitive(3.5), check.sensitive_examples
+            (True, 1)
+        """
+        counted = margin if isinstance(margin, bool) else bool(margin > 1)
+        if self.sensitive_examples is None:
+            self.sensitive_examples = 0
+        if counted and not self._counted:
+            self.sensitive_examples += 1
+            self._counted = True
+        return counted
 
     def counterexample(self) -> dict[str, Any] | None:
         """The last example's data, and what its failing comparison saw, as plain values.

@@ -5,6 +5,11 @@ included) must produce, at every timestep, the output a stateless layer with
 the same weights produces on the whole sequence, and end in the same states.
 With ``return_sequences=False`` each chunk's output must equal the whole run's
 output at that chunk's last timestep.
+
+Could fail (``examples_that_could_fail``): running every chunk from the zero state
+instead of the carried one would move the compared outputs or final states by more
+than the tolerance (``harness.sensitivity.chunked_equals_whole``). Examples have two
+chunks or more: one chunk carries nothing.
 """
 
 import numpy as np
@@ -12,6 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness import sensitivity
 from harness.strategies import cases
 
 pytestmark = pytest.mark.rnn_property("chunked_equals_whole")
@@ -19,7 +25,7 @@ pytestmark = pytest.mark.rnn_property("chunked_equals_whole")
 
 @given(data=st.data())
 def test_chunked_equals_whole(target, layer_kind, check, data):
-    case = data.draw(cases(kind=layer_kind), label="case")
+    case = data.draw(cases(kind=layer_kind, min_chunks=2), label="case")
     check.example(case=case)
     spec = case.spec
     stateful = target.runner(spec, batch_size=case.batch_size, stateful=True)
@@ -29,6 +35,7 @@ def test_chunked_equals_whole(target, layer_kind, check, data):
     stateful.set_weights(case.weights)
     whole.set_weights(case.weights)
     tol = target.tolerance("consistency")
+    check.sensitive(sensitivity.chunked_equals_whole(case, tol))
 
     expected = whole(case.x)
     chunk_outputs = [stateful(chunk) for chunk in case.chunks()]

@@ -3,6 +3,10 @@
 After chunk k of a stateful run, the state the layer returns (``return_state``)
 given as ``initial_state`` to a stateless layer must give, on the remaining
 chunks, exactly what the stateful layer gives by carrying its own state.
+
+Could fail (``examples_that_could_fail``): ignoring ``initial_state`` (starting the
+remaining chunks from zeros) would move the compared outputs or final states by more
+than the tolerance (``harness.sensitivity.ignored_initial_state``).
 """
 
 import numpy as np
@@ -10,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness import sensitivity
 from harness.strategies import cases
 
 pytestmark = pytest.mark.rnn_property("initial_state_equals_carried_state")
@@ -28,6 +33,7 @@ def test_initial_state_equals_carried_state(target, layer_kind, check, data):
     stateful.set_weights(case.weights)
     stateless.set_weights(case.weights)
     tol = target.tolerance("consistency")
+    check.sensitive(sensitivity.ignored_initial_state(case, k, tol))
 
     chunks = case.chunks()
     returned = None

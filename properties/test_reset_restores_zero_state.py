@@ -3,6 +3,10 @@
 After feeding some chunks to a stateful layer and resetting it through the
 framework's API, every stored state (both h and c for LSTM) is exactly zero,
 and the chunks fed afterwards give what a fresh stateless layer gives on them.
+
+Could fail (``examples_that_could_fail``): skipping the reset would leave a state
+further from zero, or move the outputs after it, by more than the tolerance
+(``harness.sensitivity.skipped_reset``).
 """
 
 import numpy as np
@@ -10,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness import sensitivity
 from harness.strategies import cases
 
 pytestmark = pytest.mark.rnn_property("reset_restores_zero_state")
@@ -25,6 +30,7 @@ def test_reset_restores_zero_state(target, layer_kind, check, data):
     stateful.set_weights(case.weights)
     fresh.set_weights(case.weights)
     tol = target.tolerance("consistency")
+    check.sensitive(sensitivity.skipped_reset(case, reset_at, tol))
 
     chunks = case.chunks()
     for chunk in chunks[:reset_at]:

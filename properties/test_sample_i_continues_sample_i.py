@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.strategies import cases, sequences
+from harness import sensitivity
+from harness.strategies import cases, row_permutations, sequences
 
 pytestmark = pytest.mark.rnn_property("sample_i_continues_sample_i")
 
@@ -25,13 +26,14 @@ def run_chunks(runner, chunks):
 @given(data=st.data())
 def test_permuted_rows_give_permuted_outputs_and_states(target, layer_kind, check, data):
     case = data.draw(
-        cases(kind=layer_kind, min_chunks=2, min_batch=2, return_sequences=True), label="case"
+        cases(kind=layer_kind, min_chunks=2, min_batch=3, return_sequences=True), label="case"
     )
-    perm = np.array(data.draw(st.permutations(range(case.batch_size)), label="row permutation"))
+    perm = np.array(data.draw(row_permutations(size=case.batch_size), label="row permutation"))
     check.example(case=case, permutation=perm)
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
     tol = target.tolerance("consistency")
+    check.sensitive(sensitivity.permuted_rows(case, perm, tol))
 
     outputs, states = run_chunks(runner, case.chunks())
     runner.set_states([np.zeros_like(s) for s in states])
@@ -68,6 +70,7 @@ def test_a_row_continues_only_its_own_history(target, layer_kind, check, data):
     runner = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
     tol = target.tolerance("consistency")
+    check.sensitive(sensitivity.own_history(case, row, others, tol))
 
     outputs, states = run_chunks(runner, case.chunks())
     altered = case.x.copy()

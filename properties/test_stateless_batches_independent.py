@@ -3,6 +3,10 @@
 A stateless layer (``stateful=False``) starts every call from the zero state:
 a batch's outputs are the same whether it runs first, after another batch, or
 again, and equal a run given an explicit all-zero ``initial_state``.
+
+Could fail (``examples_that_could_fail``): a layer that started each call from the
+previous call's final states would move the repeated call's outputs or states by
+more than the tolerance (``harness.sensitivity.remembered_call``).
 """
 
 import numpy as np
@@ -10,6 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness import sensitivity
 from harness.strategies import cases, sequences
 
 pytestmark = pytest.mark.rnn_property("stateless_batches_independent")
@@ -29,6 +34,7 @@ def test_stateless_batches_independent(target, layer_kind, check, data):
     runner = target.runner(spec, batch_size=None, stateful=False)
     runner.set_weights(case.weights)
     tol = target.tolerance("consistency")
+    check.sensitive(sensitivity.remembered_call(case, other, tol))
 
     first = runner(case.x)
     runner(other)

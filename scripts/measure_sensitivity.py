@@ -32,7 +32,7 @@ from harness import sensitivity  # noqa: E402
 from harness.check import PropertyCheck  # noqa: E402
 from harness.profiles import register_profiles  # noqa: E402
 from harness.specs import LAYER_KINDS  # noqa: E402
-from harness.tolerance import Tolerance, tolerance_for  # noqa: E402
+from harness.tolerance import Tolerance  # noqa: E402
 from tests.reference_target import ReferenceTarget  # noqa: E402
 
 Measure = Callable[[dict, Tolerance], float]
@@ -60,22 +60,25 @@ MEASURES: dict[tuple[str, str], Measure] = {
     ): lambda d, tol: sensitivity.ignored_initial_state(d["case"], d["k"], tol),
 }
 TOLERANCES = {
-    "cpu": tolerance_for(device="cpu", comparison="consistency"),
-    "gpu-native": tolerance_for(device="gpu", precision="native", comparison="consistency"),
+    "cpu": ReferenceTarget().tolerance("consistency"),
+    "gpu-native": ReferenceTarget(device="gpu", precision="native").tolerance("consistency"),
 }
 
 
 class MeasuringCheck(PropertyCheck):
-    """Measures each example as it starts (all its draws are made by then)."""
+    """Measures each example as it starts (all its draws are made by then), and counts
+    distinct configurations (spec, batch size, chunking): what the examples vary."""
 
     def __init__(self, measure: Measure, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.measure = measure
         self.rows: list[dict] = []
+        self.specs: set = set()
 
     def example(self, **data) -> None:
         super().example(**data)
         case = data["case"]
+        self.specs.add((case.spec, case.batch_size, case.splits))
         perm = data.get("permutation")
         self.rows.append(
             {
@@ -141,6 +144,7 @@ def main() -> None:
         "all-zero x",
         "one chunk",
         "identity perm",
+        "distinct configs",
     ):
         table.add_column(column)
     totals = {"cpu": [0, 0], "gpu-native": [0, 0]}
@@ -163,6 +167,7 @@ def main() -> None:
                 share(sum(r["zero_input"] for r in rows), n),
                 share(sum(r["one_chunk"] for r in rows), n),
                 share(sum(r["identity"] for r in rows), n) if "perm" in test_name else "-",
+                str(len(check.specs)),
             )
     console.print(table)
     for k, (c, n) in totals.items():

@@ -1,9 +1,11 @@
 """The Hypothesis strategies and the ``LayerSpec`` / ``Case`` data they build.
 
-Three families: arguments are validated with a message that names them; every
-drawn value respects its documented bounds; and every regime the strategies
-promise (zeros, saturating inputs, single-step chunks, each layer flag) is
-actually reachable, shown with ``hypothesis.find``.
+Four families: arguments are validated with a message that names them; every
+drawn value respects its documented bounds; every regime the strategies promise
+(zeros, saturating inputs, single-step chunks, each layer flag) is actually
+reachable, shown with ``hypothesis.find``; and the examples the core properties
+draw could fail, counted over derandomized draws (deterministic) on the float64
+reference target.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
+from harness.check import PropertyCheck
 from harness.errors import HarnessUsageError
 from harness.specs import ACTIVATIONS, GATES, LAYER_KINDS, RECURRENT_ACTIVATIONS, Case, LayerSpec
 from harness.strategies import (
@@ -28,14 +31,25 @@ from harness.strategies import (
     MAX_WEIGHT_SCALE,
     MIN_RECURRENT_GAIN,
     MIN_WEIGHT_SCALE,
+    ZERO_ODDS,
     batch_sizes,
     cases,
     chunk_splits,
+    is_rotation,
     layer_specs,
     layer_states,
+    row_permutations,
     sequences,
     weights,
 )
+from properties import (
+    test_chunked_equals_whole,
+    test_reset_restores_zero_state,
+    test_sample_i_continues_sample_i,
+    test_stateless_batches_independent,
+)
+from tests.property_runner import run_property
+from tests.reference_target import ReferenceTarget
 
 EXAMPLES = settings(max_examples=50, deadline=None)
 # find() stops at the first match; the budget only bounds a search that would fail.
@@ -390,3 +404,109 @@ def test_cases_validate_their_arguments_when_built() -> None:
         cases(kind="GRU", min_chunks=3, max_chunks=2)
     with pytest.raises(HarnessUsageError, match="batch_size=0"):
         sequences(batch_size=0, timesteps=1, features=1)
+
+
+# --- Examples that could fail ---------------------------------------------------------
+
+
+def sampled(strategy: st.SearchStrategy, n: int) -> list:
+    """``n`` derandomized draws of ``strategy``: the same list on every run."""
+    drawn: list = []
+
+    @settings(max_examples=n, database=None, derandomize=True, deadline=None)
+    @given(strategy)
+    def collect(value) -> None:
+        drawn.append(value)
+
+    collect()
+    return drawn
+
+
+def test_all_zero_sequences_are_a_small_deliberate_share() -> None:
+    xs = sampled(sequences(batch_size=2, timesteps=3, features=2), 300)
+    zeros = sum(not x.any() for x in xs)
+    # About one in ZERO_ODDS (20): present, and far from the 42-55% drawn before.
+    assert 0 < zeros <= 3 * len(xs) // ZERO_ODDS
+
+
+def test_failures_shrink_to_unit_inputs_not_to_zeros() -> None:
+    x = find(sequences(batch_size=2, timesteps=3, features=2), lambda a: True, settings=FIND)
+    assert 0.5 < np.abs(x).max() <= 1.0
+
+
+def test_all_zero_states_are_a_small_deliberate_share() -> None:
+    states = sampled(layer_states(LayerSpec("GRU", units=2, features=1), 2), 300)
+    zeros = sum(not s[0].any() for s in states)
+    assert 0 < zeros <= 3 * len(states) // ZERO_ODDS
+
+
+@pytest.mark.parametrize(
+    ("permutation", "rotation"),
+    [
+        ((0, 1, 2), True),
+        ((1, 2, 0), True),
+        ((2, 0, 1), True),
+        ((1, 0), True),
+        ((0, 2, 1), False),
+        ((1, 0, 2, 3), False),
+        ((3, 0, 1, 2), True),
+    ],
+)
+def test_is_rotation_tells_shifts_from_other_orders(permutation, rotation) -> None:
+    assert is_rotation(permutation) is rotation
+
+
+@EXAMPLES
+@given(st.data())
+def test_row_permutations_are_never_rotations_from_three_rows_on(data: st.DataObject) -> None:
+    size = data.draw(st.integers(2, MAX_BATCH))
+    perm = data.draw(row_permutations(size=size))
+    assert sorted(perm) == list(range(size))
+    if size == 2:
+        assert perm == (1, 0)
+    else:
+        assert not is_rotation(perm)
+
+
+def test_row_permutations_shrink_to_the_swap_of_the_first_two_rows() -> None:
+    perm = find(row_permutations(size=4), lambda p: True, settings=FIND)
+    assert perm == (1, 0, 2, 3)
+
+
+def test_row_permutations_of_one_row_are_a_usage_error() -> None:
+    with pytest.raises(HarnessUsageError, match="size=1 must be at least 2"):
+        row_permutations(size=1)
+
+
+@EXAMPLES
+@given(cases(kind="LSTM", min_chunks=2))
+def test_carry_cases_have_at_least_two_chunks(case: Case) -> None:
+    assert len(case.splits) >= 2
+
+
+CORE_TESTS = [
+    test_chunked_equals_whole.test_chunked_equals_whole,
+    test_sample_i_continues_sample_i.test_permuted_rows_give_permuted_outputs_and_states,
+    test_sample_i_continues_sample_i.test_a_row_continues_only_its_own_history,
+    test_reset_restores_zero_state.test_reset_restores_zero_state,
+    test_stateless_batches_independent.test_stateless_batches_independent,
+]
+
+
+@pytest.mark.parametrize("kind", LAYER_KINDS)
+@pytest.mark.parametrize("test", CORE_TESTS, ids=lambda t: t.__name__)
+def test_nine_in_ten_core_examples_could_fail(test, kind: str) -> None:
+    # The ci profile's 25 examples, drawn by the property's own code; the reference
+    # target passes every example, and the property counts the sensitive ones itself.
+    check = run_property(test, ReferenceTarget(), kind, max_examples=25)
+    assert check.examples == 25
+    assert check.sensitive_examples is not None
+    assert check.sensitive_examples >= 0.9 * check.examples
+
+
+def test_the_sensitivity_count_is_none_where_a_property_does_not_count() -> None:
+    check = PropertyCheck("model_reset_states", "LSTM", "numpy-reference")
+    check.example(case=None)
+    assert check.sensitive_examples is None
+    check.sensitive(False)
+    assert check.sensitive_examples == 0

@@ -5,7 +5,7 @@ Strategies are plural nouns for what they produce (``layer_specs``,
 validate their arguments when they are built (``harness.strategies.validation``).
 
 - ``harness.strategies.layers``: one recurrent layer — specs, weights, states,
-  inputs, chunk splits and whole ``Case`` examples.
+  inputs, chunk splits, row permutations and whole ``Case`` examples.
 - ``harness.strategies.models``: small models — ``ModelSpec`` stacks, their
   weights and inputs, and ``ModelCase`` examples.
 """
@@ -23,11 +23,16 @@ from harness.strategies.layers import (
     MAX_WEIGHT_SCALE,
     MIN_RECURRENT_GAIN,
     MIN_WEIGHT_SCALE,
+    STATE_MAGNITUDES,
+    ZERO_ODDS,
     batch_sizes,
     cases,
     chunk_splits,
+    is_rotation,
     layer_specs,
     layer_states,
+    magnitudes,
+    row_permutations,
     sequences,
     weights,
 )
@@ -66,16 +71,21 @@ __all__ = [
     "MAX_WEIGHT_SCALE",
     "MIN_RECURRENT_GAIN",
     "MIN_WEIGHT_SCALE",
+    "STATE_MAGNITUDES",
+    "ZERO_ODDS",
     "batch_sizes",
     "cases",
     "chunk_splits",
     "conv_lstm1d_model_specs",
+    "is_rotation",
     "layer_specs",
     "layer_states",
+    "magnitudes",
     "model_cases",
     "model_inputs",
     "model_specs",
     "model_weights",
+    "row_permutations",
     "sequences",
     "weights",
 ]
