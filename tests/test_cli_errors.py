@@ -85,6 +85,11 @@ def test_run_refuses_an_out_directory_that_cannot_be_created(tmp_path):
     assert "--out '/proc/rnn-harness'" in line
 
 
+def test_run_refuses_an_empty_out(tmp_path):
+    line = usage_error(["run", "--out", ""], tmp_path)
+    assert "--out is empty: expected a path" in line
+
+
 def test_the_out_probe_leaves_no_directory_behind_after_another_error(tmp_path):
     usage_error(["run", "--out", str(tmp_path / "new" / "reports"), "--layers", "Dense"], tmp_path)
     assert not (tmp_path / "new").exists()

@@ -114,9 +114,15 @@ def _cannot_write_in(directory: Path) -> str | None:
     return None
 
 
+def _path(raw: str, *, option: str) -> Path:
+    if not raw.strip():  # Path("") is the working directory: never what was meant
+        raise HarnessUsageError(f"{option} is empty: expected a path. Pass {option} PATH")
+    return Path(raw).expanduser()
+
+
 def writable_directory(raw: str, *, option: str) -> Path:
     """``raw`` as a directory this process can write files in, or a usage error."""
-    path = Path(raw).expanduser()
+    path = _path(raw, option=option)
     reason = _cannot_write_in(path)
     if reason is not None:
         raise HarnessUsageError(
@@ -128,7 +134,7 @@ def writable_directory(raw: str, *, option: str) -> Path:
 
 def writable_file(raw: str, *, option: str) -> Path:
     """``raw`` as a file path this process can write, or a usage error."""
-    path = Path(raw).expanduser()
+    path = _path(raw, option=option)
     if path.is_dir():
         raise HarnessUsageError(
             f"{option} {raw!r}: expected a file to write. Received a directory. "
