@@ -88,7 +88,11 @@ def test_streamable_model_exits_0_with_the_reports_of_run(target, tmp_path, caps
     assert report["summary"]["passed"] == 1
     for name in ("report.md", "report.html", "junit.xml"):
         assert (out / name).is_file(), name
-    assert "streaming_equals_whole" in (out / "report.md").read_text(encoding="utf-8")
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "streaming_equals_whole" in markdown
+    # Replay: the check-model command with this check's options, not `rnn-harness run`
+    assert f"rnn-harness check-model {model} --target {target.name} --batch-size 2" in markdown
+    assert f"--max-examples {MAX_EXAMPLES}" in markdown and "rnn-harness run" not in markdown
 
 
 def test_non_streamable_model_exits_1_with_the_diagnosis_and_no_examples(target, tmp_path, capsys):

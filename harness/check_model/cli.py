@@ -23,7 +23,7 @@ from harness.check_model.check import check_model
 from harness.check_model.diagnose import BLOCKS, NOTE, STREAMS, UNKNOWN
 from harness.check_model.inputs import MAX_TIMESTEPS, MIN_TIMESTEPS
 from harness.check_model.load import check_model_file, check_target, resolve_keras
-from harness.check_model.report import write_report
+from harness.check_model.report import replay_options, write_report
 from harness.check_model.result import StreamingResult
 from harness.cli.arguments import writable_directory
 from harness.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, HarnessUsageError, check_argument
@@ -237,7 +237,13 @@ def cmd_check_model(args: argparse.Namespace) -> int:
                 force=args.force,
                 target=target,
             )
-        paths = write_report(result, args.out, profile=args.profile, run_seed=args.seed)
+        paths = write_report(
+            result,
+            args.out,
+            profile=args.profile,
+            run_seed=args.seed,
+            options=replay_options(args),
+        )
     except HarnessUsageError as exc:
         message = " ".join(str(exc).split())
         print(f"rnn-harness: error: {message}", file=sys.stderr)
