@@ -368,6 +368,12 @@ def listed_tests(tests: list[tuple[str, str, list[str]]]) -> str:
     )
 
 
+def _labelled_reason(row: dict[str, Any]) -> str:
+    """``skipped: needs a GPU``; a reason that already starts with the status stays as it is."""
+    word, reason = STATUS_WORDS[row["status"]], _first_line_of(row.get("message"))
+    return reason if reason.startswith(word) else f"{word}: {reason}" if reason else word
+
+
 def _known_reason(row: dict[str, Any]) -> str:
     return _first_line_of(row.get("known_failure") or row.get("message"))
 
@@ -615,7 +621,7 @@ def render_html(report: Report) -> str:
         failing=any(report["summary"].get(s) for s in FAILING_STATUSES),
         skipped=grouped_rows(
             [r for r in report["results"] if r["status"] in ("skipped", "not_run")],
-            lambda r: f"{STATUS_WORDS[r['status']]}: {_first_line_of(r.get('message'))}",
+            _labelled_reason,
         ),
         listed_tests=listed_tests,
         details=_details(report),
