@@ -196,3 +196,25 @@ def ignored_initial_state(case: Case, k: int, tol: Tolerance) -> float:
         [(ignored.sequence, given.sequence), *zip(ignored.states, given.states, strict=True)],
         tol,
     )
+
+
+# Each counting test's margin from its example's data (what it passes to ``check.example``),
+# by test function name: to measure draws outside the property itself
+# (scripts/measure_sensitivity.py, benchmarks/bench.py), also those of revisions whose
+# properties did not count yet.
+BY_TEST: dict[str, Callable[[dict, Tolerance], float]] = {
+    "test_chunked_equals_whole": lambda d, tol: chunked_equals_whole(d["case"], tol),
+    "test_permuted_rows_give_permuted_outputs_and_states": lambda d, tol: permuted_rows(
+        d["case"], d["permutation"], tol
+    ),
+    "test_a_row_continues_only_its_own_history": lambda d, tol: own_history(
+        d["case"], d["row"], d["others"], tol
+    ),
+    "test_reset_restores_zero_state": lambda d, tol: skipped_reset(d["case"], d["reset_at"], tol),
+    "test_stateless_batches_independent": lambda d, tol: remembered_call(
+        d["case"], d["other"], tol
+    ),
+    "test_initial_state_equals_carried_state": lambda d, tol: ignored_initial_state(
+        d["case"], d["k"], tol
+    ),
+}

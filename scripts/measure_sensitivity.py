@@ -36,29 +36,15 @@ from harness.tolerance import Tolerance  # noqa: E402
 from tests.reference_target import ReferenceTarget  # noqa: E402
 
 Measure = Callable[[dict, Tolerance], float]
-# (property module, test function) -> the margin of one example's data.
-MEASURES: dict[tuple[str, str], Measure] = {
-    ("chunked_equals_whole", "test_chunked_equals_whole"): lambda d, tol: (
-        sensitivity.chunked_equals_whole(d["case"], tol)
-    ),
-    (
-        "sample_i_continues_sample_i",
-        "test_permuted_rows_give_permuted_outputs_and_states",
-    ): lambda d, tol: sensitivity.permuted_rows(d["case"], d["permutation"], tol),
-    ("sample_i_continues_sample_i", "test_a_row_continues_only_its_own_history"): lambda d, tol: (
-        sensitivity.own_history(d["case"], d["row"], d["others"], tol)
-    ),
-    ("reset_restores_zero_state", "test_reset_restores_zero_state"): lambda d, tol: (
-        sensitivity.skipped_reset(d["case"], d["reset_at"], tol)
-    ),
-    ("stateless_batches_independent", "test_stateless_batches_independent"): lambda d, tol: (
-        sensitivity.remembered_call(d["case"], d["other"], tol)
-    ),
-    (
-        "initial_state_equals_carried_state",
-        "test_initial_state_equals_carried_state",
-    ): lambda d, tol: sensitivity.ignored_initial_state(d["case"], d["k"], tol),
-}
+# The core tests and initial_state_equals_carried_state, by property module.
+TESTS = (
+    ("chunked_equals_whole", "test_chunked_equals_whole"),
+    ("sample_i_continues_sample_i", "test_permuted_rows_give_permuted_outputs_and_states"),
+    ("sample_i_continues_sample_i", "test_a_row_continues_only_its_own_history"),
+    ("reset_restores_zero_state", "test_reset_restores_zero_state"),
+    ("stateless_batches_independent", "test_stateless_batches_independent"),
+    ("initial_state_equals_carried_state", "test_initial_state_equals_carried_state"),
+)
 TOLERANCES = {
     "cpu": ReferenceTarget().tolerance("consistency"),
     "gpu-native": ReferenceTarget(device="gpu", precision="native").tolerance("consistency"),
@@ -94,7 +80,7 @@ def measure(prop: str, test_name: str, layer: str, run_seed: int | None) -> Meas
     module = importlib.import_module(f"properties.test_{prop}")
     test = getattr(module, test_name)
     target = ReferenceTarget()
-    check = MeasuringCheck(MEASURES[prop, test_name], prop, layer, target.name)
+    check = MeasuringCheck(sensitivity.BY_TEST[test_name], prop, layer, target.name)
     # What `rnn-harness run --seed N` gives every test: --hypothesis-seed N.
     test._hypothesis_internal_use_seed = run_seed
     try:
@@ -148,7 +134,7 @@ def main() -> None:
     ):
         table.add_column(column)
     totals = {"cpu": [0, 0], "gpu-native": [0, 0]}
-    for prop, test_name in MEASURES:
+    for prop, test_name in TESTS:
         for layer in args.layers.split(","):
             check = measure(prop, test_name, layer, args.seed)
             rows = check.rows
