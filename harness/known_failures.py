@@ -13,6 +13,7 @@ A TOML file of ``[[known_failure]]`` tables, each one bug as it shows in one tes
     reason = "one line: what is wrong"
     signature = { check = "stored state .* via predict" }  # what the failure looks like
     counterexample = { LSTM = "counterexamples/jax-predict-LSTM.json" }  # per layer, optional
+                                                  # (paths relative to the TOML file)
 
 The **signature** says what the recorded failure looks like, so that no other
 failure can pass for it: ``check`` is a regular expression searched in the label
@@ -25,12 +26,17 @@ with a known bug.
 A file whose entry lacks a signature, pins a version loosely, names ``"*"``
 without saying why, or has an unknown key is refused: one line naming the
 entry. Keep properties strict: this file records a bug, it never hides one.
+
+The reviewed file ships inside the package (``SHIPPED_KNOWN_FAILURES``, with its
+counterexamples beside it) and applies wherever rnn-harness runs; a project's own
+files add to it (``known_failure_files``).
 """
 
 from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+SHIPPED_KNOWN_FAILURES = Path(__file__).resolve().parent / "data" / "known_failures.toml"
 REQUIRED_KEYS = ("property", "test", "layer", "target", "versions", "reason", "signature")
 OPTIONAL_KEYS = ("layer_reason", "target_reason", "device", "precision", "counterexample")
 SIGNATURE_KEYS = ("check", "exception", "message")
@@ -312,6 +319,28 @@ def load_known_failures(
         _entry(raw, where=f"{path}#{i}", folder=path.parent, property_ids=property_ids)
         for i, raw in enumerate(data.get("known_failure", []), start=1)
     ]
+
+
+def known_failure_files(extra: Sequence[str | Path] = (), *, shipped: bool = True) -> list[Path]:
+    """The known-failures files a run applies: the shipped one (unless ``shipped`` is
+    false), then each of ``extra`` (a project's own), as absolute paths, each once.
+
+    >>> known_failure_files() == [SHIPPED_KNOWN_FAILURES]
+    True
+    """
+    files = [SHIPPED_KNOWN_FAILURES] if shipped else []
+    for path in extra:
+        resolved = Path(path).resolve()
+        if resolved not in files:
+            files.append(resolved)
+    return files
+
+
+def load_known_failure_files(
+    files: Sequence[str | Path], *, property_ids: tuple[str, ...] = ()
+) -> list[KnownFailure]:
+    """The entries of every file in ``files``, in order (see ``load_known_failures``)."""
+    return [e for path in files for e in load_known_failures(path, property_ids=property_ids)]
 
 
 def find_known_failure(

@@ -29,6 +29,7 @@ import re
 import subprocess
 import sys
 import venv
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -157,17 +158,17 @@ def load_matrix_spec(path: str | Path) -> MatrixSpec:
     return parse_matrix_spec(text, source=str(path))
 
 
-def harness_fingerprint() -> str:
-    """A hash of the harness's own source and properties: a change invalidates cached reports."""
+def harness_fingerprint(known_failures: Sequence[str] = ()) -> str:
+    """A hash of the harness's own source, properties and known failures (the shipped
+    file and counterexamples, and ``known_failures``): a change invalidates cached reports."""
     digest = hashlib.sha256()
     for folder in ("harness", "properties"):
         for path in sorted((ROOT / folder).rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".j2", ".toml"):
+            if path.is_file() and path.suffix in (".py", ".j2", ".toml", ".json"):
                 digest.update(str(path.relative_to(ROOT)).encode())
                 digest.update(path.read_bytes())
-    known = ROOT / "known_failures.toml"
-    if known.is_file():
-        digest.update(known.read_bytes())
+    for name in known_failures:
+        digest.update(Path(name).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -220,7 +221,7 @@ def run_entry(
     *,
     work: Path,
     fingerprint: str,
-    known_failures: str | None,
+    known_failures: Sequence[str] = (),
 ) -> EntryResult:
     """Install (or reuse) the entry's environment and run the harness inside it."""
     key = entry_key(entry, spec, fingerprint)
@@ -247,8 +248,8 @@ def run_entry(
         "--out",
         str(report_path.parent),
     ]
-    if known_failures:
-        command += ["--known-failures", known_failures]
+    for name in known_failures:  # a project's own files; the shipped one applies anyway
+        command += ["--known-failures", name]
     if spec.properties:
         command += ["--properties", ",".join(spec.properties)]
     if spec.layers:
@@ -271,12 +272,12 @@ def run_matrix(
     spec: MatrixSpec,
     *,
     work: Path,
-    known_failures: str | None = None,
+    known_failures: Sequence[str] = (),
     jobs: int = 1,
     on_done=None,
 ) -> list[EntryResult]:
     """Run every entry (``jobs`` at a time); results in spec order."""
-    fingerprint = harness_fingerprint()
+    fingerprint = harness_fingerprint(known_failures)
 
     def one(entry: MatrixEntry) -> EntryResult:
         result = run_entry(

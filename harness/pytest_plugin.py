@@ -1,15 +1,31 @@
 """pytest plugin: target selection, Hypothesis profiles, known failures, results.
 
-Registered through the ``pytest11`` entry point, so ``pytest properties`` needs
-no conftest. Laid out in the order pytest calls the hooks. Options share the
-``--rnn-`` prefix (``--target`` is kept as a short alias).
+Registered through the ``pytest11`` entry point, so it is loaded into every pytest
+session of an environment where rnn-harness is installed. There it stays inert: it
+registers or loads no Hypothesis profile, changes no environment variable, exports
+no fixture but the ``rnn_``-prefixed ones (``rnn_target``, ``rnn_layer_kind``,
+``rnn_check``) and its hooks do nothing, until it is activated (``activate``):
+
+- by an ``--rnn-*`` option (or ``--target``), or an ``RNN_HARNESS_*`` variable;
+- by test paths that name the property modules (``pytest properties``,
+  ``pytest --pyargs harness.properties``);
+- by the conftest of a directory of property tests (``harness.property_fixtures``),
+  which pytest loads before it collects them.
+
+Then it sets the target's environment (Keras picks its backend at import), loads
+the Hypothesis profile, applies the known failures (the file shipped with
+rnn-harness, plus ``--rnn-known-failures=PATH`` of a project's own) and writes
+results. Its state lives in ``config.stash`` and ``item.stash``. Laid out in the
+order pytest calls the hooks.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -20,7 +36,12 @@ from harness.catalogue import PROPERTY_IDS
 from harness.check import PropertyCheck
 from harness.env import apply_target_environment, installed_versions
 from harness.errors import HarnessUsageError
-from harness.known_failures import load_known_failures, recognise
+from harness.known_failures import (
+    KnownFailure,
+    known_failure_files,
+    load_known_failure_files,
+    recognise,
+)
 from harness.precision import PRECISION_ENV, precision_from_env, validate_precision
 from harness.profiles import (
     DEFAULT_PROFILE,
@@ -34,8 +55,41 @@ from harness.report.row import ResultRow
 from harness.specs import LAYER_KINDS
 from harness.targets import default_target_name, get_target, validate_target_name
 
-KNOWN_FAILURES_FILE = "known_failures.toml"
-register_profiles()
+PACKAGE = Path(__file__).resolve().parent
+ENV_PREFIX = "RNN_HARNESS_"
+LAYER_FIXTURE = "rnn_layer_kind"
+# Options whose value is a path: see _refuse_separate_path_values.
+PATH_OPTIONS = ("--rnn-known-failures", "--rnn-results", "--rnn-progress")
+# The profile a known-failure test that is not @given runs under (registered once).
+KNOWN_FAILURE_PROFILE = "rnn-harness-known-failure"
+
+
+@dataclass
+class Harness:
+    """What an active session runs, set once by ``activate``."""
+
+    target: str
+    layers: tuple[str, ...]
+    precision: str
+    profile: str
+    shrink: bool
+    known_files: list[Path]
+    known: list[KnownFailure]
+    known_profile: bool = False  # KNOWN_FAILURE_PROFILE registered
+
+
+@dataclass
+class ItemState:
+    """One property test: the known failures that may apply, its evidence, its recognition."""
+
+    known: list[KnownFailure] = field(default_factory=list)
+    check: PropertyCheck | None = None
+    start: float = 0.0
+    recognition: Recognition | None = None
+
+
+HARNESS = pytest.StashKey[Harness]()
+ITEM = pytest.StashKey[ItemState]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -69,8 +123,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--rnn-known-failures",
         dest="rnn_known_failures",
+        action="append",
         default=None,
-        help=f"known-failures TOML file (default: ./{KNOWN_FAILURES_FILE} if present)",
+        metavar="PATH",
+        help="a project's own known-failures TOML, in addition to the reviewed file shipped "
+        "with rnn-harness; repeatable; write --rnn-known-failures=PATH",
+    )
+    group.addoption(
+        "--rnn-no-shipped-known-failures",
+        dest="rnn_no_shipped_known_failures",
+        action="store_true",
+        help="do not apply the known-failures file shipped with rnn-harness (default: apply it)",
     )
     group.addoption(
         "--rnn-progress",
@@ -86,6 +149,122 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+OPTION_DESTS = (
+    "rnn_target",
+    "rnn_precision",
+    "rnn_no_shrink",
+    "rnn_layers",
+    "rnn_known_failures",
+    "rnn_no_shipped_known_failures",
+    "rnn_progress",
+    "rnn_results",
+)
+
+
+@pytest.hookimpl(tryfirst=True)  # before Hypothesis's plugin loads --hypothesis-profile
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "rnn_property(id): the catalogue id a property test checks")
+    if (
+        any(config.getoption(dest, default=None) for dest in OPTION_DESTS)
+        or any(key.startswith(ENV_PREFIX) for key in os.environ)
+        or _names_properties(config)
+    ):
+        activate(config)
+
+
+def _names_properties(config: pytest.Config) -> bool:
+    """Whether a test path of the session is, or lies in, a directory of property modules."""
+    homes = [
+        d.resolve() for d in (PACKAGE / "properties", PACKAGE.parent / "properties") if d.is_dir()
+    ]
+    for arg in config.args:
+        name = arg.split("::", 1)[0]
+        if config.option.pyargs and (name == "harness" or name.startswith("harness.")):
+            path = PACKAGE.joinpath(*name.split(".")[1:])  # found without importing anything
+        else:
+            path = config.invocation_params.dir / name
+        path = path.resolve()
+        if any(path == home or home in path.parents for home in homes):
+            return True
+    return False
+
+
+def activate(config: pytest.Config) -> Harness:
+    """Turn the harness on for this session, once: validate the options, set the target's
+    environment, load the Hypothesis profile, read the known failures, collect results."""
+    harness = config.stash.get(HARNESS, None)
+    if harness is not None:
+        return harness
+    _refuse_separate_path_values(config)
+    target = config.getoption("rnn_target") or default_target_name()
+    try:
+        validate_target_name(target)
+        precision = config.getoption("rnn_precision")
+        if precision is not None:
+            # Through the environment: targets read it, and so do xdist workers.
+            os.environ[PRECISION_ENV] = validate_precision(precision, source="--rnn-precision")
+        files = known_failure_files(
+            config.getoption("rnn_known_failures") or (),
+            shipped=not config.getoption("rnn_no_shipped_known_failures"),
+        )
+        known = load_known_failure_files(files, property_ids=PROPERTY_IDS)
+    except HarnessUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    layers = _layers(config)
+    # Keras 3 reads the backend at import: fix it before any test module imports keras.
+    apply_target_environment(target)
+    shrink = not config.getoption("rnn_no_shrink")
+    harness = Harness(
+        target=target,
+        layers=layers,
+        precision=precision_from_env(),
+        profile=_load_profile(config, shrink=shrink),
+        shrink=shrink,
+        known_files=files,
+        known=known,
+    )
+    config.stash[HARNESS] = harness
+    config.pluginmanager.register(ResultCollector(config), "rnn-harness-results")
+    return harness
+
+
+def _active(config: pytest.Config) -> Harness | None:
+    return config.stash.get(HARNESS, None)
+
+
+def _refuse_separate_path_values(config: pytest.Config) -> None:
+    """A usage error for ``--rnn-known-failures PATH`` where the separate token moved pytest's
+    rootdir search.
+
+    pytest chooses its rootdir and config file before it loads plugins, so it takes
+    the value of a plugin's option given as a separate token for a test path: one
+    that names an existing file elsewhere than the test paths can make it read
+    another project's settings. ``--rnn-known-failures=PATH`` (one token) never does.
+    """
+    namespace = config.known_args_namespace
+    if namespace.rootdir and namespace.inifilename:
+        return  # both given: nothing was searched for
+    here = config.invocation_params.dir
+    args = list(config.invocation_params.args)
+    tests = [here / str(a).split("::", 1)[0] for a in namespace.file_or_dir]
+    start = _search_start(tests, here)
+    for option, value in itertools.pairwise(args):
+        if option in PATH_OPTIONS and _search_start([*tests, here / value], here) != start:
+            raise pytest.UsageError(
+                f"{option} {value}: pytest took {value!r} for a test path when it chose its "
+                f"rootdir and config file (it reads plugin options later). "
+                f"Write {option}={value} (one token)"
+            )
+
+
+def _search_start(paths: list[Path], here: Path) -> Path:
+    """Where pytest starts looking for its rootdir and config file: the deepest directory
+    common to the test paths that exist (a file stands for its directory), else ``here``."""
+    found = [Path(os.path.abspath(p)) for p in paths]
+    dirs = [p if p.is_dir() else p.parent for p in found if p.exists()]
+    return Path(os.path.commonpath(dirs)) if dirs else here
+
+
 def _profile_name(config: pytest.Config) -> str:
     explicit = config.getoption("hypothesis_profile", default=None)
     name = explicit or os.environ.get(PROFILE_ENV) or DEFAULT_PROFILE
@@ -93,6 +272,34 @@ def _profile_name(config: pytest.Config) -> str:
         raise pytest.UsageError(
             f"{PROFILE_ENV}={name!r} is not a profile; expected one of {', '.join(PROFILES)}"
         )
+    return name
+
+
+def _load_profile(config: pytest.Config, *, shrink: bool) -> str:
+    """Register the harness's profiles and load the session's; return its name.
+
+    Loaded explicitly, so that CI=true does not silently swap in Hypothesis's own ``ci``
+    profile. An explicit ``--hypothesis-seed`` replaces derandomization (so that it means
+    something) and ``--rnn-no-shrink`` drops shrinking: the profile is registered again
+    under its own name with those changes, for this session only, so that Hypothesis's
+    plugin, loading ``--hypothesis-profile`` after this, loads the same.
+    """
+    register_profiles()
+    name = _profile_name(config)
+    try:
+        chosen = base = settings.get_profile(name)
+    except Exception:  # hypothesis.errors.InvalidArgument: nobody registered it
+        raise pytest.UsageError(
+            f"--hypothesis-profile={name!r} is not a profile; expected one of "
+            f"{', '.join(PROFILES)}, or one your conftest registers"
+        ) from None
+    if config.getoption("hypothesis_seed", default=None) is not None and base.derandomize:
+        chosen = settings(chosen, derandomize=False)
+    if not shrink:
+        chosen = without_shrinking(chosen)
+    if chosen is not base:
+        settings.register_profile(name, chosen)
+    settings.load_profile(name)
     return name
 
 
@@ -110,53 +317,10 @@ def _layers(config: pytest.Config) -> tuple[str, ...]:
     return layers
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "rnn_property(id): the catalogue id a property test checks")
-    target = config.getoption("rnn_target") or default_target_name()
-    try:
-        validate_target_name(target)
-    except HarnessUsageError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    config._rnn_target = target
-    config._rnn_layers = _layers(config)
-    try:
-        precision = config.getoption("rnn_precision")
-        if precision is not None:
-            # Through the environment: targets read it, and so do xdist workers.
-            os.environ[PRECISION_ENV] = validate_precision(precision, source="--rnn-precision")
-        config._rnn_precision = precision_from_env()
-    except HarnessUsageError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    # Keras 3 reads the backend at import: fix it before any test module imports keras.
-    apply_target_environment(target)
-    # Loaded explicitly so that CI=true does not silently swap in Hypothesis's own profile.
-    config._rnn_profile = _profile_name(config)
-    settings.load_profile(config._rnn_profile)
-    if config.getoption("hypothesis_seed", default=None) is not None and settings().derandomize:
-        # An explicit seed replaces derandomization, so that --hypothesis-seed means something.
-        settings.register_profile(
-            f"{config._rnn_profile}-seeded", parent=settings(), derandomize=False
-        )
-        settings.load_profile(f"{config._rnn_profile}-seeded")
-    config._rnn_shrink = not config.getoption("rnn_no_shrink", default=False)
-    if not config._rnn_shrink:
-        current = settings()
-        settings.register_profile(
-            f"{config._rnn_profile}-no-shrink", parent=without_shrinking(current)
-        )
-        settings.load_profile(f"{config._rnn_profile}-no-shrink")
-    path = config.getoption("rnn_known_failures")  # "" means: use no file
-    default = Path(str(config.rootpath)) / KNOWN_FAILURES_FILE
-    if path is None and default.is_file():
-        path = str(default)
-    try:
-        config._rnn_known = load_known_failures(path, property_ids=PROPERTY_IDS) if path else []
-    except HarnessUsageError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    config.pluginmanager.register(ResultCollector(config), "rnn-harness-results")
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    harness = _active(config)
+    if harness is None:
+        return []
     profile = settings()  # the profile as loaded, after any --hypothesis-seed adjustment
     seed = config.getoption("hypothesis_seed", default=None)
     if profile.derandomize:
@@ -165,24 +329,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         seed_text = str(seed)
     else:
         seed_text = "random (replay a failure with its printed @reproduce_failure blob)"
-    versions = ", ".join(f"{k} {v}" for k, v in installed_versions(config._rnn_target).items())
+    versions = ", ".join(f"{k} {v}" for k, v in installed_versions(harness.target).items())
     return [
-        f"rnn-harness: target={config._rnn_target} layers={','.join(config._rnn_layers)} "
-        f"precision={config._rnn_precision}",
+        f"rnn-harness: target={harness.target} layers={','.join(harness.layers)} "
+        f"precision={harness.precision}",
         f"rnn-harness: versions: {versions}",
-        f"rnn-harness: hypothesis profile={config._rnn_profile} "
+        f"rnn-harness: hypothesis profile={harness.profile} "
         f"(max_examples={profile.max_examples}"
-        + ("" if config._rnn_shrink else ", no shrinking")
+        + ("" if harness.shrink else ", no shrinking")
         + f"), seed={seed_text}",
-        f"rnn-harness: replay with: pytest --target {config._rnn_target} "
-        f"--rnn-precision {config._rnn_precision} --hypothesis-profile {config._rnn_profile}"
+        f"rnn-harness: known failures: {', '.join(map(str, harness.known_files)) or 'none'}",
+        f"rnn-harness: replay with: pytest --target {harness.target} "
+        f"--rnn-precision {harness.precision} --hypothesis-profile {harness.profile}"
         + (f" --hypothesis-seed {seed}" if seed is not None else ""),
     ]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "layer_kind" in metafunc.fixturenames:
-        metafunc.parametrize("layer_kind", metafunc.config._rnn_layers)
+    harness = _active(metafunc.config)
+    if harness is not None and LAYER_FIXTURE in metafunc.fixturenames:
+        metafunc.parametrize(LAYER_FIXTURE, harness.layers)
 
 
 def _property_id(item: pytest.Item) -> str | None:
@@ -192,66 +358,82 @@ def _property_id(item: pytest.Item) -> str | None:
 
 def _layer(item: pytest.Item) -> str | None:
     callspec = getattr(item, "callspec", None)
-    return callspec.params.get("layer_kind") if callspec else None
+    return callspec.params.get(LAYER_FIXTURE) if callspec else None
 
 
 def test_name(item: pytest.Item) -> str:
     """The test function and its parameters other than the layer, e.g. ``test_paths[fit]``."""
     callspec = getattr(item, "callspec", None)
-    params = [str(v) for k, v in (callspec.params.items() if callspec else []) if k != "layer_kind"]
+    params = [
+        str(v) for k, v in (callspec.params.items() if callspec else []) if k != LAYER_FIXTURE
+    ]
     name = getattr(item, "originalname", None) or item.name
     return f"{name}[{'-'.join(params)}]" if params else name
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    if not config._rnn_known:
+    harness = _active(config)
+    if harness is None or not harness.known:
         return
-    versions = installed_versions(config._rnn_target)
+    versions = installed_versions(harness.target)
     for item in items:
         prop, layer = _property_id(item), _layer(item)
         if prop is None or layer is None:
             continue
         entries = [
             e
-            for e in config._rnn_known
+            for e in harness.known
             if e.matches(
                 property_id=prop,
                 layer=layer,
-                target=config._rnn_target,
+                target=harness.target,
                 versions=versions,
                 test=test_name(item),
             )
         ]
         if entries:
-            item._rnn_known = entries
+            item.stash[ITEM] = ItemState(known=entries)
+
+
+def _harness_for(config: pytest.Config, fixture: str) -> Harness:
+    harness = _active(config)
+    if harness is None:
+        pytest.fail(
+            f"{fixture}: rnn-harness is not active in this session. Pass an --rnn-* option "
+            "(e.g. --rnn-target=keras3-tensorflow), or import the short fixture names in the "
+            "tests' conftest.py (see harness/property_fixtures.py)",
+            pytrace=False,
+        )
+    return harness
 
 
 @pytest.fixture(scope="session")
-def target(pytestconfig: pytest.Config):
-    """The framework target under test (``--target``), built once per session."""
+def rnn_target(pytestconfig: pytest.Config):
+    """The framework target under test (``--rnn-target``), built once per session."""
+    harness = _harness_for(pytestconfig, "rnn_target")
     try:
-        return get_target(pytestconfig._rnn_target)
+        return get_target(harness.target)
     except HarnessUsageError as exc:
         pytest.exit(f"rnn-harness: {exc}", returncode=2)
 
 
 @pytest.fixture
-def check(request: pytest.FixtureRequest, target) -> PropertyCheck:
+def rnn_check(request: pytest.FixtureRequest, rnn_target) -> PropertyCheck:
     """Evidence collector and comparison helper for one property x layer x target."""
     prop = _property_id(request.node)
     if prop is None:
         raise pytest.UsageError(
-            f"{request.node.nodeid} uses the `check` fixture but has no "
+            f"{request.node.nodeid} uses the `rnn_check` fixture but has no "
             "@pytest.mark.rnn_property(id) marker"
         )
     evidence = PropertyCheck(
-        prop, _layer(request.node) or "-", target.name, on_example=target.new_example
+        prop, _layer(request.node) or "-", rnn_target.name, on_example=rnn_target.new_example
     )
-    request.node._rnn_check = evidence
-    request.node._rnn_start = time.perf_counter()
+    state = request.node.stash.setdefault(ITEM, ItemState())
+    state.check, state.start = evidence, time.perf_counter()
     yield evidence
     # Cached models are keyed per test; dropping them keeps memory flat over a run.
-    target.clear()
+    rnn_target.clear()
 
 
 @pytest.hookimpl(wrapper=True)
@@ -264,48 +446,54 @@ def pytest_runtest_call(item: pytest.Item):
     failure, which is known only if it matches a signature; it runs without
     shrinking, since a known failure was minimised when it was reviewed.
     """
-    entries = getattr(item, "_rnn_known", None)
-    evidence: PropertyCheck | None = getattr(item, "_rnn_check", None)
-    target = getattr(item, "funcargs", {}).get("target")
-    if entries and target is not None:
-        entries = [
-            e
-            for e in entries
-            if e.device in (None, target.device) and e.precision in (None, target.precision)
-        ]
-    if not entries or evidence is None:
+    state = item.stash.get(ITEM, None)
+    target = getattr(item, "funcargs", {}).get("rnn_target")
+    if state is None or state.check is None or not state.known or target is None:
         return (yield)
-    recognition = Recognition(entries, evidence)
-    item._rnn_recognition = recognition
+    entries = [
+        e
+        for e in state.known
+        if e.device in (None, target.device) and e.precision in (None, target.precision)
+    ]
+    if not entries:
+        return (yield)
+    recognition = Recognition(entries, state.check)
+    state.recognition = recognition
     recognition.replay(item.module, test_name(item), target, _layer(item))
-    test = getattr(item, "obj", None)
-    hypothesis = getattr(test, "hypothesis", None)
-    if hypothesis is not None:
-        inner = hypothesis.inner_test
-        hypothesis.inner_test = recognition.wrap(inner)
+    handle = getattr(getattr(item, "obj", None), "hypothesis", None)
+    if handle is not None:
+        # `test.hypothesis.inner_test` is Hypothesis's documented hook for running custom
+        # code around each example (HypothesisHandle: "downstream users can reassign its
+        # attributes"): the only place where a failure can be told known or new example
+        # by example, so that the search goes on past a known failure. Restored after.
+        inner = handle.inner_test
+        handle.inner_test = recognition.wrap(inner)
         try:
             return (yield)
         finally:
-            hypothesis.inner_test = inner
-    profile = settings()
-    settings.register_profile("_rnn_known_failure", parent=without_shrinking(profile))
-    settings.load_profile("_rnn_known_failure")
+            handle.inner_test = inner
+    harness = item.config.stash[HARNESS]
+    previous = settings.get_current_profile_name()
+    if not harness.known_profile:
+        settings.register_profile(KNOWN_FAILURE_PROFILE, without_shrinking(settings()))
+        harness.known_profile = True
+    settings.load_profile(KNOWN_FAILURE_PROFILE)
     try:
         return (yield)
     finally:
-        settings.register_profile("_rnn_restore", parent=profile)
-        settings.load_profile("_rnn_restore")
+        settings.load_profile(previous)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     report = yield
-    evidence: PropertyCheck | None = getattr(item, "_rnn_check", None)
+    state = item.stash.get(ITEM, None)
+    evidence = state.check if state is not None else None
     if evidence is None or report.when not in ("setup", "call"):
         return report
     if report.when == "setup" and report.passed:
         return report
-    recognition: Recognition | None = getattr(item, "_rnn_recognition", None)
+    recognition = state.recognition
     excinfo = call.excinfo
     details = {}
     known_reason = None
@@ -350,7 +538,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         target=evidence.target,
         status=status,
         examples=evidence.examples,
-        duration_s=round(time.perf_counter() - item._rnn_start, 3),
+        duration_s=round(time.perf_counter() - state.start, 3),
         max_abs_error=evidence.max_abs_error,
         tolerance=evidence.tolerance.to_dict() if evidence.tolerance else None,
         message=message,
@@ -457,23 +645,25 @@ class ResultCollector:
         path = config.getoption("rnn_results", default=None)
         if not path or hasattr(config, "workerinput"):
             return
+        harness = config.stash[HARNESS]
         target_info = {
-            "name": config._rnn_target,
+            "name": harness.target,
             "versions": {},
             "device": "cpu",
-            "precision": config._rnn_precision,
+            "precision": harness.precision,
         }
         try:
-            target_info = get_target(config._rnn_target).info()
+            target_info = get_target(harness.target).info()
         except HarnessUsageError as exc:
             target_info["error"] = str(exc)
-        if not config._rnn_shrink:
+        if not harness.shrink:
             target_info["shrink"] = False
         profile = settings()
         payload = {
-            "profile": config._rnn_profile,
+            "profile": harness.profile,
             "seed": 0 if profile.derandomize else config.getoption("hypothesis_seed", default=None),
             "target": target_info,
+            "known_failures": [str(f) for f in harness.known_files],
             "results": self.results,
         }
         Path(path).parent.mkdir(parents=True, exist_ok=True)

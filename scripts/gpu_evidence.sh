@@ -55,7 +55,7 @@ for backend in $TARGETS; do
             >"$OUT_DIR/survey-$name.log" 2>&1 &
         timeout -s INT "$BUDGET_S" "$PY" -m harness run --targets "keras3-$backend" \
             --precision "$precision" --profile ci -n "$WORKERS" --no-shrink \
-            --known-failures=known_failures.toml --out "$OUT_DIR/gpu-$name" \
+            --out "$OUT_DIR/gpu-$name" \
             >"$OUT_DIR/run-$name.log" 2>&1 &
     done
 done

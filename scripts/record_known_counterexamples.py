@@ -2,12 +2,13 @@
 """Record the counterexample of each known failure from a run's report, for replay.
 
     python scripts/record_known_counterexamples.py REPORT.json [REPORT.json ...] \
-        [--known-failures known_failures.toml]
+        [--known-failures harness/data/known_failures.toml]
 
 For every ``known_failure`` row, each entry it hit gets, for the row's layer, the
 first example that failed as the entry records — the failure (exception type,
 check label, message) and the example as plain data — written to
-``counterexamples/<entry>-<layer>.json`` beside the known-failures file, and
+``counterexamples/<entry>-<layer>.json`` beside the known-failures file (by default
+the reviewed file shipped in the package, ``harness/data/known_failures.toml``), and
 ``counterexample = { <layer> = "..." }`` added to the entry. Entries that already
 have a counterexample for a layer keep it. Review the diff before committing:
 each file is what every later run replays.
@@ -22,7 +23,7 @@ import re
 import sys
 from pathlib import Path
 
-from harness.known_failures import KnownFailure, load_known_failures
+from harness.known_failures import SHIPPED_KNOWN_FAILURES, KnownFailure, load_known_failures
 from harness.report.model import load_report
 
 
@@ -79,7 +80,7 @@ def add_counterexamples(toml: Path, index: int, files: dict[str, str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("reports", nargs="+", type=Path)
-    parser.add_argument("--known-failures", type=Path, default=Path("known_failures.toml"))
+    parser.add_argument("--known-failures", type=Path, default=SHIPPED_KNOWN_FAILURES)
     args = parser.parse_args(argv)
     toml = args.known_failures.resolve()
     entries = load_known_failures(toml)

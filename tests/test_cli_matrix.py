@@ -28,7 +28,7 @@ targets = ["keras3-tensorflow"]
 @pytest.fixture
 def fake_environments(tmp_path, monkeypatch) -> list[list[str]]:
     """No installs; each entry's `rnn-harness run` writes a one-row report. Returns the
-    commands run. The working directory is empty: no ./known_failures.toml."""
+    commands run. The working directory is empty: only the shipped known failures apply."""
     commands: list[list[str]] = []
 
     def fake_run(command: list[str], log: Path, **kwargs) -> int:
@@ -41,7 +41,7 @@ def fake_environments(tmp_path, monkeypatch) -> list[list[str]]:
 
     monkeypatch.setattr(matrix, "install_entry", lambda *_: None)
     monkeypatch.setattr(matrix, "_run", fake_run)
-    monkeypatch.setattr(matrix, "harness_fingerprint", lambda: "fingerprint")
+    monkeypatch.setattr(matrix, "harness_fingerprint", lambda *_: "fingerprint")
     monkeypatch.chdir(tmp_path)
     (tmp_path / "spec.toml").write_text(SPEC, encoding="utf-8")
     return commands

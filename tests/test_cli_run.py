@@ -149,6 +149,9 @@ def test_known_failure_turns_the_failure_into_a_pass_of_the_gate(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert [r["status"] for r in report["results"]] == ["known_failure"]
+    # The project's file is applied with the reviewed one shipped in the package.
+    shipped = str(REPO / "harness" / "data" / "known_failures.toml")
+    assert report["known_failures"] == [shipped, str(known)]
     assert "kf.toml#2" not in result.stderr  # its property was not part of this run
     assert "kf.toml#3" in result.stderr and "matched no result" in result.stderr
     assert "kf.toml#4" not in result.stderr  # for versions other than those installed

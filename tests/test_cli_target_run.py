@@ -86,7 +86,7 @@ def test_pytest_runs_in_the_work_directory_with_absolute_paths(tmp_path, monkeyp
         layers=["LSTM"],
         profile="dev",
         seed=0,
-        known_failures="",
+        known_failures=[],
         workers="1",
         work=Path("reports") / "logs",  # relative, as the default --out gives it
     )
@@ -151,7 +151,7 @@ def test_verdicts_printed_before_pytest_died_survive_an_interrupt(tmp_path, monk
         layers=["LSTM", "GRU"],
         profile="dev",
         seed=0,
-        known_failures="",
+        known_failures=[],
         workers="1",
         work=work,
     )

@@ -11,13 +11,16 @@ properties must pass, unless the framework has a reviewed known failure there.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness.errors import PropertyFailure
-from harness.known_failures import find_known_failure, load_known_failures
+from harness.known_failures import (
+    SHIPPED_KNOWN_FAILURES,
+    find_known_failure,
+    load_known_failures,
+)
 from harness.specs import GATES, ModelSpec, RecurrentLayer
 from harness.targets.keras3_models import ModelOutput
 from harness.targets.keras3_models import model_runner as real_model_runner
@@ -28,7 +31,7 @@ from tests.property_runner import property_id, run_property
 # only bounds a search that would fail.
 MAX_EXAMPLES_TO_FALSIFY = 40
 MAX_EXAMPLES_TO_PASS = 5
-KNOWN_FAILURES = Path(__file__).resolve().parent.parent / "known_failures.toml"
+KNOWN_FAILURES = SHIPPED_KNOWN_FAILURES
 
 
 class WrappedModelRunner:
@@ -307,7 +310,7 @@ def test_composition_property_passes_on_the_real_target(target, layer_kind, prop
     except Exception:
         if known is None:
             raise
-        # The real framework fails here: a finding, reviewed in known_failures.toml.
+        # The real framework fails here: a finding, reviewed in harness/data/known_failures.toml.
         pytest.xfail(f"known failure of {target.name}: {known.reason}")
     assert evidence.examples == MAX_EXAMPLES_TO_PASS
 

@@ -19,9 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.known_failures import SHIPPED_KNOWN_FAILURES
 from harness.report.model import exit_code, merge_payloads
 
 REPO = Path(__file__).resolve().parent.parent
+# A directory of property tests gives them their short fixture names in its conftest.
+CONFTEST = "from harness.property_fixtures import check, layer_kind, target  # noqa: F401\n"
 PROPERTY = """
 import os
 
@@ -57,9 +60,14 @@ counterexample = {{ LSTM = "cx.json" }}
 """
 
 
-def run_cell(tmp_path: Path, mode: str, *, keras: str | None = None) -> dict:
-    """Run the fake property in ``mode``; return its one result row and the gate's exit code."""
+def run_cell(
+    tmp_path: Path, mode: str, *, keras: str | None = None, separate: bool = False
+) -> dict:
+    """Run the fake property in ``mode``; return its one result row, the gate's exit code
+    and the known-failures files the run names. ``separate``: the known-failures path as
+    a token of its own after the option, not ``--rnn-known-failures=PATH``."""
     (tmp_path / "test_fake_property.py").write_text(PROPERTY, encoding="utf-8")
+    (tmp_path / "conftest.py").write_text(CONFTEST, encoding="utf-8")
     (tmp_path / "kf.toml").write_text(
         ENTRY.format(keras=keras or metadata.version("keras")), encoding="utf-8"
     )
@@ -69,7 +77,11 @@ def run_cell(tmp_path: Path, mode: str, *, keras: str | None = None) -> dict:
     results = tmp_path / f"{mode}.json"
     env = dict(os.environ, PYTHONPATH=str(REPO), FAKE_MODE=mode, TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("CI", None)
-    subprocess.run(
+    known = tmp_path / "kf.toml"
+    known_option = (
+        ["--rnn-known-failures", str(known)] if separate else [f"--rnn-known-failures={known}"]
+    )
+    run = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -80,7 +92,7 @@ def run_cell(tmp_path: Path, mode: str, *, keras: str | None = None) -> dict:
             "-p",
             "no:randomly",
             "--rnn-layers=LSTM",
-            f"--rnn-known-failures={tmp_path / 'kf.toml'}",
+            *known_option,
             f"--rnn-results={results}",
             "--hypothesis-profile=ci",
         ],
@@ -90,14 +102,18 @@ def run_cell(tmp_path: Path, mode: str, *, keras: str | None = None) -> dict:
         text=True,
         timeout=600,
     )
+    assert results.is_file(), run.stdout + run.stderr
     payload = json.loads(results.read_text())
     (row,) = payload["results"]
     row["gate"] = exit_code(merge_payloads([payload], profile="ci", seed=0))
+    row["files"] = payload["known_failures"]
     return row
 
 
 def test_the_recorded_failure_alone_is_known_and_every_example_still_runs(tmp_path):
     row = run_cell(tmp_path, "known")
+    # The project's file adds to the reviewed file shipped with rnn-harness.
+    assert row["files"] == [str(SHIPPED_KNOWN_FAILURES), str(tmp_path / "kf.toml")]
     assert row["status"] == "known_failure", row["message"]
     assert row["gate"] == 0
     hits = row["details"]["known_hits"]
@@ -122,6 +138,12 @@ def test_a_recorded_failure_that_no_longer_fails_is_fixed_and_fails_the_gate(tmp
     assert row["status"] == "fixed"
     assert "did not reproduce on the versions it was recorded for" in row["message"]
     assert row["gate"] == 1
+
+
+def test_the_path_may_follow_the_option_as_a_token_of_its_own(tmp_path):
+    row = run_cell(tmp_path, "known", separate=True)
+    assert row["status"] == "known_failure", row["message"]
+    assert row["files"][-1] == str(tmp_path / "kf.toml")
 
 
 def test_on_other_versions_the_entry_does_not_apply(tmp_path):

@@ -9,10 +9,16 @@ import pytest
 
 from harness.catalogue import PROPERTY_IDS
 from harness.errors import HarnessUsageError, PropertyFailure
-from harness.known_failures import find_known_failure, load_known_failures, recognise
+from harness.known_failures import (
+    SHIPPED_KNOWN_FAILURES,
+    find_known_failure,
+    known_failure_files,
+    load_known_failure_files,
+    load_known_failures,
+    recognise,
+)
 
-REPO = Path(__file__).resolve().parent.parent
-SHIPPED = REPO / "known_failures.toml"
+SHIPPED = SHIPPED_KNOWN_FAILURES
 ENTRY = """
 [[known_failure]]
 property = "paths_agree"
@@ -208,3 +214,55 @@ def test_every_shipped_cpu_entry_of_an_installed_target_has_a_counterexample_to_
         if not entry.covers_versions(installed_versions(entry.target)):
             continue
         assert entry.counterexamples, f"{entry.source} has no counterexample to replay"
+
+
+# --- which files a run applies ---------------------------------------------------------------
+
+
+def test_the_reviewed_file_ships_inside_the_package_with_its_counterexamples(tmp_path, monkeypatch):
+    import harness
+
+    assert SHIPPED.is_relative_to(Path(harness.__file__).resolve().parent)
+    monkeypatch.chdir(tmp_path)  # read from elsewhere: counterexamples are relative to the file
+    entries = load_known_failures(SHIPPED, property_ids=PROPERTY_IDS)
+    files = [p for e in entries for p in e.counterexamples.values()]
+    assert files and all(p.is_file() and p.is_relative_to(SHIPPED.parent) for p in files)
+
+
+def test_a_projects_own_files_add_to_the_shipped_one_each_once(tmp_path):
+    own = tmp_path / "kf.toml"
+    own.write_text(ENTRY, encoding="utf-8")
+    files = known_failure_files([own, str(own), SHIPPED])
+    assert files == [SHIPPED, own.resolve()]
+    entries = load_known_failure_files(files, property_ids=PROPERTY_IDS)
+    assert len(entries) == len(SHIPPED_ENTRIES) + 1
+    assert entries[-1].source == f"{own.resolve()}#1"
+    assert known_failure_files([own], shipped=False) == [own.resolve()]
+    assert known_failure_files(shipped=False) == []
+
+
+def test_a_report_names_the_known_failures_files_its_run_applied():
+    from harness.report import merge_payloads
+    from harness.report.writers import render_markdown
+
+    tf = {"name": "keras3-tensorflow", "versions": {}, "device": "cpu"}
+    jax = {**tf, "name": "keras3-jax"}
+    own = "/project/known_failures.toml"
+    report = merge_payloads(
+        [
+            {"target": tf, "known_failures": [str(SHIPPED), own], "results": []},
+            {"target": jax, "known_failures": [str(SHIPPED)], "results": []},
+        ],
+        profile="ci",
+        seed=0,
+    )
+    assert report["known_failures"] == [str(SHIPPED), own]
+    assert f"- known failures: {SHIPPED}, {own}" in render_markdown(report).splitlines()
+    none = merge_payloads(
+        [{"target": tf, "known_failures": [], "results": []}], profile="ci", seed=0
+    )
+    assert "- known failures: none" in render_markdown(none).splitlines()
+    # Payloads that do not say (check-model's, older runs'): the report does not either.
+    assert "known_failures" not in merge_payloads(
+        [{"target": tf, "results": []}], profile="ci", seed=0
+    )

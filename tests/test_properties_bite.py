@@ -7,13 +7,16 @@ reviewed known failure there, which this says instead of passing silently.
 """
 
 import json
-from pathlib import Path
 
 import pytest
 
 from harness.check import PropertyCheck
 from harness.errors import PropertyFailure
-from harness.known_failures import find_known_failure, load_known_failures
+from harness.known_failures import (
+    SHIPPED_KNOWN_FAILURES,
+    find_known_failure,
+    load_known_failures,
+)
 from harness.specs import LAYER_KINDS
 from harness.targets.base import PATHS
 from properties import (
@@ -118,7 +121,7 @@ PROPERTY_TESTS = sorted(
 # within the first few dozen examples of the derandomized search.
 MAX_EXAMPLES_TO_FALSIFY = 100
 MAX_EXAMPLES_TO_PASS = 10
-KNOWN_FAILURES = Path(__file__).resolve().parent.parent / "known_failures.toml"
+KNOWN_FAILURES = SHIPPED_KNOWN_FAILURES
 
 
 def known_failure(target, prop, layer_kind):
@@ -158,7 +161,7 @@ def test_property_fails_on_broken_target(target, layer_kind, prop, behaviour, ki
 def test_property_passes_on_the_real_target(target, layer_kind, prop):
     known = known_failure(target, prop, layer_kind)
     if known is not None:
-        # The real framework fails here: that is a finding, reviewed in known_failures.toml.
+        # The real framework fails here: that is a finding, reviewed in harness/data/known_failures.toml.
         with pytest.raises(Exception):  # noqa: B017 - a failure or a framework crash
             run_property(prop, target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
         pytest.xfail(f"known failure of {target.name}: {known.reason}")

@@ -23,7 +23,11 @@ import pytest
 
 from harness.check import PropertyCheck
 from harness.errors import HarnessUsageError
-from harness.known_failures import find_known_failure, load_known_failures
+from harness.known_failures import (
+    SHIPPED_KNOWN_FAILURES,
+    find_known_failure,
+    load_known_failures,
+)
 from harness.reproducers import render_reproducer, replay_source
 from properties import test_state_machine as machine_module
 from tests.broken_targets import PretendsGpu
@@ -94,7 +98,7 @@ def _row(prop, test, layer, target, check):
 
 
 def test_reproducers_recreate_real_examples_and_reproduce_only_known_failures(target, tmp_path):
-    known = load_known_failures(REPO / "known_failures.toml")
+    known = load_known_failures(SHIPPED_KNOWN_FAILURES)
     rows = []
     for fn in property_tests():
         prop, layer = property_id(fn), "LSTM"  # ConvLSTM1D tests run under LSTM only

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import runpy
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,11 @@ from hypothesis import HealthCheck, Phase, settings
 
 from harness.check import PropertyCheck
 from harness.errors import PropertyFailure
-from harness.known_failures import find_known_failure, load_known_failures
+from harness.known_failures import (
+    SHIPPED_KNOWN_FAILURES,
+    find_known_failure,
+    load_known_failures,
+)
 from harness.reproducers import render_reproducer
 from harness.targets.base import Target
 from properties import test_state_machine as machine
@@ -29,7 +32,7 @@ PROPERTY_ID = "state_machine"
 # few dozen programs of the derandomized search.
 MAX_EXAMPLES_TO_FALSIFY = 100
 MAX_EXAMPLES_TO_PASS = 10
-KNOWN_FAILURES = Path(__file__).resolve().parent.parent / "known_failures.toml"
+KNOWN_FAILURES = SHIPPED_KNOWN_FAILURES
 
 
 class Persisting(WrappedRunner):
@@ -140,7 +143,7 @@ def test_state_machine_passes_on_the_real_target(target, layer_kind):
         test="test_state_machine",
     )
     if known is not None:
-        # The real framework fails here: that is a finding, reviewed in known_failures.toml.
+        # The real framework fails here: that is a finding, reviewed in harness/data/known_failures.toml.
         with pytest.raises(Exception):  # noqa: B017 - a failure or a framework crash
             run(target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
         pytest.xfail(f"known failure of {target.name}: {known.reason}")

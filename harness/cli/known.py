@@ -1,4 +1,4 @@
-"""Known failures on the command line: which file a run uses, and which entries went stale."""
+"""Known failures on the command line: which files a run uses, and which entries went stale."""
 
 from __future__ import annotations
 
@@ -6,19 +6,26 @@ from pathlib import Path
 
 from harness.catalogue import PROPERTY_IDS
 from harness.cli.console import err
-from harness.known_failures import KnownFailure, load_known_failures
+from harness.known_failures import (
+    KnownFailure,
+    known_failure_files,
+    load_known_failure_files,
+)
 
-KNOWN_FAILURES_FILE = "known_failures.toml"  # used from the working directory when present
+
+def resolve_known_failures(
+    extra: list[str] | None, *, shipped: bool = True
+) -> tuple[list[Path], list[KnownFailure]]:
+    """The known-failures files a run applies (the shipped one, then ``extra``), and their
+    entries: validated here, before any work starts."""
+    files = known_failure_files(extra or (), shipped=shipped)
+    return files, load_known_failure_files(files, property_ids=PROPERTY_IDS)
 
 
-def resolve_known_failures(raw: str | None) -> tuple[str, list[KnownFailure]]:
-    """The known-failures path to pass on ("" for none) and its parsed entries."""
-    if raw is None:
-        default = Path(KNOWN_FAILURES_FILE)
-        if not default.is_file():
-            return "", []
-        raw = str(default)
-    return str(Path(raw).resolve()), load_known_failures(raw, property_ids=PROPERTY_IDS)
+def known_failure_options(files: list[Path]) -> list[str]:
+    """pytest options that apply exactly ``files``: one token per option (see
+    ``harness.pytest_plugin``), the shipped file only where it is listed."""
+    return ["--rnn-no-shipped-known-failures"] + [f"--rnn-known-failures={f}" for f in files]
 
 
 def unmatched_known_failures(entries: list[KnownFailure], report: dict) -> list[KnownFailure]:

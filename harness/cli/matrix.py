@@ -7,7 +7,7 @@ import json
 
 from harness.cli.arguments import positive_int, writable_directory
 from harness.cli.console import out
-from harness.cli.known import KNOWN_FAILURES_FILE, resolve_known_failures
+from harness.cli.known import resolve_known_failures
 from harness.errors import EXIT_FAILED, EXIT_OK
 
 
@@ -30,7 +30,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     matrix.add_argument(
         "--known-failures",
-        help=f"known-failures TOML (default: ./{KNOWN_FAILURES_FILE} if present)",
+        action="append",
+        metavar="PATH",
+        help="a project's own known-failures TOML, in addition to the file shipped with "
+        "rnn-harness; repeatable (default: the shipped file only)",
     )
     matrix.set_defaults(func=cmd_matrix)
     return matrix
@@ -41,7 +44,8 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     from harness import matrix
 
     spec = matrix.load_matrix_spec(args.spec)
-    known, _ = resolve_known_failures(args.known_failures)  # validated before any install
+    # Validated before any install; each environment applies its own shipped file.
+    known_files, _ = resolve_known_failures(args.known_failures, shipped=False)
     out_dir = writable_directory(args.out, option="--out")
     cache = writable_directory(args.cache, option="--cache")
     out.print(
@@ -59,7 +63,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         )
 
     results = matrix.run_matrix(
-        spec, work=cache, known_failures=known or None, jobs=args.jobs, on_done=done
+        spec, work=cache, known_failures=[str(f) for f in known_files], jobs=args.jobs, on_done=done
     )
     merged = matrix.merge_matrix(results, spec)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import argparse
 
 from harness.cli.arguments import workers, writable_directory
 from harness.cli.console import err, out
-from harness.cli.known import KNOWN_FAILURES_FILE, resolve_known_failures, warn_stale_known_failures
+from harness.cli.known import resolve_known_failures, warn_stale_known_failures
 from harness.cli.progress import summary_table
 from harness.cli.selection import resolve_layers, resolve_properties, resolve_targets
 from harness.cli.target_run import not_run_payload, run_target
@@ -36,7 +36,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--known-failures",
-        help=f"reviewed known-failures TOML (default: ./{KNOWN_FAILURES_FILE} if present)",
+        action="append",
+        metavar="PATH",
+        help="a project's own known-failures TOML, in addition to the reviewed file shipped "
+        "with rnn-harness; repeatable (default: the shipped file only)",
+    )
+    run.add_argument(
+        "--no-shipped-known-failures",
+        action="store_true",
+        help="do not apply the known-failures file shipped with rnn-harness (default: apply it)",
     )
     run.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default: 0)")
     run.add_argument(
@@ -73,14 +81,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     targets = resolve_targets(args.targets)
     properties = resolve_properties(args.properties)
     layers = resolve_layers(args.layers)
-    known_path, known = resolve_known_failures(args.known_failures)
+    known_files, known = resolve_known_failures(
+        args.known_failures, shipped=not args.no_shipped_known_failures
+    )
     out_dir = writable_directory(args.out, option="--out")
     work = out_dir / "logs"
     work.mkdir(parents=True, exist_ok=True)
     out.print(
         f"rnn-harness run: targets={','.join(targets)} profile={args.profile} seed={args.seed} "
         f"precision={args.precision} properties={len(properties)} layers={','.join(layers)}"
-        + (f" known-failures={known_path}" if known_path else "")
+        + f" known-failures={','.join(map(str, known_files)) or 'none'}"
     )
     payloads = []
     for target in targets:
@@ -94,7 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 layers=layers,
                 profile=args.profile,
                 seed=args.seed,
-                known_failures=known_path,
+                known_failures=known_files,
                 workers=str(args.workers),
                 work=work,
                 precision=args.precision,

@@ -19,7 +19,7 @@ from harness.targets import KERAS3_TARGETS, TARGET_NAMES
 def properties_dir() -> Path:
     """Where the property modules are: inside the wheel, or beside the package in a checkout."""
     package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "_properties", package.parent / "properties"):
+    for candidate in (package / "properties", package.parent / "properties"):
         if candidate.is_dir():
             return candidate
     raise HarnessUsageError(

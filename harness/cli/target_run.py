@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from harness.cli.console import err, out
+from harness.cli.known import known_failure_options
 from harness.cli.progress import TargetProgress, report_events
 from harness.cli.selection import properties_dir
 from harness.env import apply_target_environment
@@ -33,7 +34,7 @@ def run_target(
     layers: list[str],
     profile: str,
     seed: int,
-    known_failures: str,
+    known_failures: list[Path],
     workers: str,
     work: Path,
     precision: str = "strict",
@@ -71,7 +72,7 @@ def run_target(
         # path for a test path, and an ini file near it would then pick the rootdir.
         f"--target={target}",
         f"--rnn-layers={','.join(layers)}",
-        f"--rnn-known-failures={known_failures}",
+        *known_failure_options(known_failures),
         f"--rnn-results={results}",
         f"--rnn-progress={progress_file}",
         f"--hypothesis-profile={profile}",

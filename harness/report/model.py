@@ -115,7 +115,8 @@ def merge_payloads(
 
     Args:
         payloads: what the pytest plugin writes with ``--rnn-results``, one per target:
-            ``{"profile", "seed", "target": {"name", "versions", "device"}, "results": [...]}``.
+            ``{"profile", "seed", "target": {"name", "versions", "device"},
+            "known_failures": [files], "results": [...]}``.
         profile: the Hypothesis profile the run used, recorded for replay.
         seed: the seed the run used (``0`` for a derandomized profile, ``None`` if random).
         created: the report's UTC timestamp; the current time when ``None``.
@@ -165,15 +166,20 @@ def merge_payloads(
             for i, row in enumerate(rows)
         )
     results.sort(key=row_key)  # list.sort is stable: rows of one cell keep their order
-    return {
+    report: Report = {
         "schema": SCHEMA,
         "created": created if created is not None else utc_now(),
         "profile": profile,
         "seed": seed,
         "targets": targets,
-        "results": results,
-        "summary": summarize(results),
     }
+    if any("known_failures" in p for p in payloads):
+        # The known-failures files the run applied (each target's, in order, each once).
+        files = [f for p in payloads for f in p.get("known_failures") or []]
+        report["known_failures"] = list(dict.fromkeys(files))
+    report["results"] = results
+    report["summary"] = summarize(results)
+    return report
 
 
 def validate_report(report: Any, *, source: str = "report") -> Report:

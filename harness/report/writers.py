@@ -161,6 +161,8 @@ def replay_lines(report: Report) -> list[str]:
         f"profile {report.get('profile')}, seed "
         f"{seed if seed is not None else 'random (see each failure for its blob)'}"
     ]
+    if "known_failures" in report:
+        lines.append(f"known failures: {', '.join(report['known_failures']) or 'none'}")
     for info in report["targets"]:
         versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items())
         line = f"{info.get('name')} on {device_text(info)}: {versions or 'versions unknown'}"
