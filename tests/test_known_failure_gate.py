@@ -150,3 +150,72 @@ def test_on_other_versions_the_entry_does_not_apply(tmp_path):
     row = run_cell(tmp_path, "known", keras="0.0.1")
     assert row["status"] == "failed"
     assert row["gate"] == 1
+
+
+NOT_GIVEN = """
+import json
+import os
+
+import pytest
+from hypothesis import Phase, settings
+
+SEEN = {}
+
+
+def observe(name):
+    SEEN[name] = [settings.get_current_profile_name(), Phase.shrink in settings().phases]
+    with open(os.environ["SEEN"], "w") as stream:
+        json.dump(SEEN, stream)
+
+
+@pytest.mark.rnn_property("state_machine")
+def test_state_machine(target, layer_kind, check):
+    observe("known")
+    check.example(x=1)
+    check.fail("the known bug at 1")
+
+
+def test_after():
+    observe("after")
+"""
+NOT_GIVEN_ENTRY = """
+[[known_failure]]
+property = "state_machine"
+test = "test_state_machine"
+layer = "LSTM"
+target = "keras3-tensorflow"
+versions = {{ keras = "=={keras}" }}
+reason = "the known bug"
+signature = {{ check = 'the known bug at \\d+' }}
+"""
+
+
+def test_a_known_failure_of_a_test_that_is_not_given_runs_it_unshrunk_then_restores_the_profile(
+    tmp_path,
+):
+    """Like the state machine: Hypothesis runs inside the test, under the loaded profile."""
+    (tmp_path / "test_not_given.py").write_text(NOT_GIVEN, encoding="utf-8")
+    (tmp_path / "conftest.py").write_text(CONFTEST, encoding="utf-8")
+    known = tmp_path / "kf.toml"
+    known.write_text(NOT_GIVEN_ENTRY.format(keras=metadata.version("keras")), encoding="utf-8")
+    results, seen = tmp_path / "results.json", tmp_path / "seen.json"
+    env = dict(os.environ, PYTHONPATH=str(REPO), SEEN=str(seen), TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("CI", None)
+    options = ["-p", "no:cacheprovider", "-p", "no:randomly", "--rnn-layers=LSTM"]
+    options += [f"--rnn-known-failures={known}", f"--rnn-results={results}"]
+    options += ["--hypothesis-profile=ci"]
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", str(tmp_path / "test_not_given.py"), *options],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert results.is_file(), run.stdout + run.stderr
+    payload = json.loads(results.read_text())
+    (row,) = payload["results"]
+    assert row["status"] == "known_failure", row["message"]
+    assert exit_code(merge_payloads([payload], profile="ci", seed=0)) == 0
+    observed = json.loads(seen.read_text())
+    assert observed == {"known": ["rnn-harness-known-failure", False], "after": ["ci", True]}
