@@ -32,6 +32,7 @@ import pytest
 from hypothesis import settings
 from hypothesis.errors import Flaky
 
+from harness import seeds
 from harness.catalogue import PROPERTY_IDS
 from harness.check import PropertyCheck
 from harness.env import apply_target_environment, installed_versions
@@ -59,7 +60,7 @@ PACKAGE = Path(__file__).resolve().parent
 ENV_PREFIX = "RNN_HARNESS_"
 LAYER_FIXTURE = "rnn_layer_kind"
 # Options whose value is a path: see _refuse_separate_path_values.
-PATH_OPTIONS = ("--rnn-known-failures", "--rnn-results", "--rnn-progress")
+PATH_OPTIONS = ("--rnn-known-failures", "--rnn-results", "--rnn-progress", "--rnn-database")
 # The profile a known-failure test that is not @given runs under (registered once).
 KNOWN_FAILURE_PROFILE = "rnn-harness-known-failure"
 
@@ -75,6 +76,8 @@ class Harness:
     shrink: bool
     known_files: list[Path]
     known: list[KnownFailure]
+    seed: int = 0  # the run's seed; each test draws from one derived from it (harness.seeds)
+    database: Path | None = None  # Hypothesis's example database directory, if given
     known_profile: bool = False  # KNOWN_FAILURE_PROFILE registered
 
 
@@ -136,6 +139,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="do not apply the known-failures file shipped with rnn-harness (default: apply it)",
     )
     group.addoption(
+        "--rnn-seed",
+        dest="rnn_seed",
+        default=None,
+        help="the run's seed: each test and layer draws from its own seed derived from it "
+        f"(default: ${seeds.SEED_ENV}, else 0 for derandomized profiles such as ci, "
+        "else a fresh random seed; printed in the header)",
+    )
+    group.addoption(
+        "--rnn-database",
+        dest="rnn_database",
+        default=None,
+        metavar="DIR",
+        help="keep failing examples in this directory and replay them first on the next run "
+        f"(default: ${seeds.DATABASE_ENV}, else none for derandomized profiles, else "
+        "Hypothesis's .hypothesis/); write --rnn-database=DIR",
+    )
+    group.addoption(
         "--rnn-progress",
         dest="rnn_progress",
         default=None,
@@ -158,6 +178,8 @@ OPTION_DESTS = (
     "rnn_no_shipped_known_failures",
     "rnn_progress",
     "rnn_results",
+    "rnn_seed",
+    "rnn_database",
 )
 
 
@@ -214,16 +236,24 @@ def activate(config: pytest.Config) -> Harness:
     # Keras 3 reads the backend at import: fix it before any test module imports keras.
     apply_target_environment(target)
     shrink = not config.getoption("rnn_no_shrink")
+    try:
+        database = seeds.database_dir(config.getoption("rnn_database"))
+    except HarnessUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    profile, run_seed = _load_profile(config, shrink=shrink, database=database)
     harness = Harness(
         target=target,
         layers=layers,
         precision=precision_from_env(),
-        profile=_load_profile(config, shrink=shrink),
+        profile=profile,
         shrink=shrink,
         known_files=files,
         known=known,
+        seed=run_seed,
+        database=database,
     )
     config.stash[HARNESS] = harness
+    config.pluginmanager.register(seeds.SeedPlugin(run_seed), "rnn-harness-seeds")
     config.pluginmanager.register(ResultCollector(config), "rnn-harness-results")
     return harness
 
@@ -275,14 +305,16 @@ def _profile_name(config: pytest.Config) -> str:
     return name
 
 
-def _load_profile(config: pytest.Config, *, shrink: bool) -> str:
-    """Register the harness's profiles and load the session's; return its name.
+def _load_profile(config: pytest.Config, *, shrink: bool, database: Path | None) -> tuple[str, int]:
+    """Register the harness's profiles and load the session's; return its name and the
+    run's seed.
 
     Loaded explicitly, so that CI=true does not silently swap in Hypothesis's own ``ci``
-    profile. An explicit ``--hypothesis-seed`` replaces derandomization (so that it means
-    something) and ``--rnn-no-shrink`` drops shrinking: the profile is registered again
-    under its own name with those changes, for this session only, so that Hypothesis's
-    plugin, loading ``--hypothesis-profile`` after this, loads the same.
+    profile. Each test's own seed, derived from the run's (``harness.seeds``), replaces
+    derandomization and lets ``database`` be read; ``--rnn-no-shrink`` drops shrinking:
+    the profile is registered again under its own name with those changes, for this
+    session only, so that Hypothesis's plugin, loading ``--hypothesis-profile`` after
+    this, loads the same.
     """
     register_profiles()
     name = _profile_name(config)
@@ -293,14 +325,29 @@ def _load_profile(config: pytest.Config, *, shrink: bool) -> str:
             f"--hypothesis-profile={name!r} is not a profile; expected one of "
             f"{', '.join(PROFILES)}, or one your conftest registers"
         ) from None
-    if config.getoption("hypothesis_seed", default=None) is not None and base.derandomize:
-        chosen = settings(chosen, derandomize=False)
+    run_seed = _run_seed(config, derandomized=base.derandomize)
+    chosen = seeds.seeded_settings(chosen, database=database)
     if not shrink:
         chosen = without_shrinking(chosen)
     if chosen is not base:
         settings.register_profile(name, chosen)
     settings.load_profile(name)
-    return name
+    return name, run_seed
+
+
+def _run_seed(config: pytest.Config, *, derandomized: bool) -> int:
+    """The controller's seed on an xdist worker; else ``--rnn-seed`` (or ``--hypothesis-seed``),
+    ``$RNN_HARNESS_SEED``, 0 for a derandomized profile, or a fresh random seed."""
+    on_worker = seeds.worker_run_seed(config)
+    if on_worker is not None:
+        return on_worker
+    explicit = config.getoption("rnn_seed")
+    if explicit is None:
+        explicit = config.getoption("hypothesis_seed", default=None)
+    try:
+        return seeds.resolve_run_seed(explicit, derandomized=derandomized)
+    except HarnessUsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _layers(config: pytest.Config) -> tuple[str, ...]:
@@ -321,14 +368,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     harness = _active(config)
     if harness is None:
         return []
-    profile = settings()  # the profile as loaded, after any --hypothesis-seed adjustment
-    seed = config.getoption("hypothesis_seed", default=None)
-    if profile.derandomize:
-        seed_text = "derandomized (fixed per test)"
-    elif seed is not None:
-        seed_text = str(seed)
-    else:
-        seed_text = "random (replay a failure with its printed @reproduce_failure blob)"
+    profile = settings()  # the profile as loaded, seeded
     versions = ", ".join(f"{k} {v}" for k, v in installed_versions(harness.target).items())
     return [
         f"rnn-harness: target={harness.target} layers={','.join(harness.layers)} "
@@ -337,11 +377,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"rnn-harness: hypothesis profile={harness.profile} "
         f"(max_examples={profile.max_examples}"
         + ("" if harness.shrink else ", no shrinking")
-        + f"), seed={seed_text}",
+        + f"), seed={harness.seed} (each test and layer draws from its own seed, derived "
+        "from it)" + (f", example database {harness.database}" if harness.database else ""),
         f"rnn-harness: known failures: {', '.join(map(str, harness.known_files)) or 'none'}",
         f"rnn-harness: replay with: pytest --target {harness.target} "
-        f"--rnn-precision {harness.precision} --hypothesis-profile {harness.profile}"
-        + (f" --hypothesis-seed {seed}" if seed is not None else ""),
+        f"--rnn-precision {harness.precision} --hypothesis-profile {harness.profile} "
+        f"--rnn-seed {harness.seed}",
     ]
 
 
@@ -538,6 +579,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         target=evidence.target,
         status=status,
         examples=evidence.examples,
+        examples_that_could_fail=evidence.sensitive_examples,
         duration_s=round(time.perf_counter() - state.start, 3),
         max_abs_error=evidence.max_abs_error,
         tolerance=evidence.tolerance.to_dict() if evidence.tolerance else None,
@@ -658,10 +700,10 @@ class ResultCollector:
             target_info["error"] = str(exc)
         if not harness.shrink:
             target_info["shrink"] = False
-        profile = settings()
         payload = {
             "profile": harness.profile,
-            "seed": 0 if profile.derandomize else config.getoption("hypothesis_seed", default=None),
+            "seed": harness.seed,
+            "database": str(harness.database) if harness.database else None,
             "target": target_info,
             "known_failures": [str(f) for f in harness.known_files],
             "results": self.results,

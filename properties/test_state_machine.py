@@ -33,7 +33,7 @@ import tempfile
 
 import numpy as np
 import pytest
-from hypothesis import settings
+from hypothesis import seed, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -221,8 +221,15 @@ def run_state_machine(
         check: the evidence collector; after a failure it holds the failing program.
         base: Hypothesis settings (a profile); the program length is set here.
     """
+    machine = state_machine(target, layer_kind, check)
+    # In a seeded run each test draws from its own seed (harness.seeds); imported here,
+    # where the plugin runs, not in a reproducer that replays a recorded program.
+    from harness.seeds import current_seed
+
+    if current_seed() is not None:
+        machine = seed(current_seed())(machine)
     run_state_machine_as_test(
-        state_machine(target, layer_kind, check),
+        machine,
         settings=settings(
             base,
             stateful_step_count=STEPS_PER_PROGRAM,

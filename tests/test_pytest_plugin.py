@@ -65,15 +65,14 @@ def test_ci_true_does_not_swap_in_hypothesis_own_ci_profile():
 
 def test_profile_comes_from_the_environment_variable():
     result = pytest_run("--co", "properties", CI="true", RNN_HARNESS_PROFILE="ci")
-    assert "hypothesis profile=ci (max_examples=25), seed=derandomized" in result.stdout
+    assert "hypothesis profile=ci (max_examples=25), seed=0 (each test and layer" in result.stdout
 
 
-def test_an_explicit_seed_replaces_derandomization():
-    result = pytest_run(
-        "--co", "properties", "--hypothesis-profile", "ci", "--hypothesis-seed", "7"
-    )
-    assert "seed=7" in result.stdout
-    assert "--hypothesis-seed 7" in result.stdout
+def test_an_explicit_seed_is_the_run_seed_and_the_replay_command_names_it():
+    for option in ("--rnn-seed=7", "--hypothesis-seed=7"):
+        result = pytest_run("--co", "properties", "--hypothesis-profile", "ci", option)
+        assert "seed=7 (each test and layer" in result.stdout, result.stdout + result.stderr
+        assert "--rnn-seed 7" in result.stdout
 
 
 def test_unknown_profile_in_the_environment_is_a_usage_error():
