@@ -202,7 +202,8 @@ def test_a_known_failure_of_a_test_that_is_not_given_runs_it_unshrunk_then_resto
     env = dict(os.environ, PYTHONPATH=str(REPO), SEEN=str(seen), TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("CI", None)
     options = ["-p", "no:cacheprovider", "-p", "no:randomly", "--rnn-layers=LSTM"]
-    options += [f"--rnn-known-failures={known}", f"--rnn-results={results}"]
+    options += ["--rnn-no-shipped-known-failures", f"--rnn-known-failures={known}"]
+    options += [f"--rnn-results={results}"]
     options += ["--hypothesis-profile=ci"]
     run = subprocess.run(
         [sys.executable, "-m", "pytest", str(tmp_path / "test_not_given.py"), *options],
