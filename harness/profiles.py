@@ -8,8 +8,14 @@ its example count from them.
 |---|---|---|---|
 | ``dev`` | 10 | random, with the example database | while editing |
 | ``ci`` | 25 | derandomized, no database | CI and the gate |
-| ``thorough`` | 300 | random | before a release, after an upgrade |
+| ``thorough`` | 300 | random | before a release, after an upgrade, nightly |
 | ``survey`` | 10 | derandomized, no shrinking | many environments (``rnn-harness matrix``) |
+
+Under the pytest plugin (and so ``rnn-harness run``) each test and layer draws from
+its own seed, derived from the run's (``harness.seeds``): "derandomized" means run
+seed 0 unless ``--seed``/``--rnn-seed`` names another, the same examples every run;
+"random" a fresh run seed, printed and recorded. ``--database``/``--rnn-database``
+gives any profile an example database.
 """
 
 from __future__ import annotations

@@ -71,7 +71,9 @@ def random_run_seed() -> int:
     return secrets.randbelow(MAX_RUN_SEED + 1)
 
 
-def resolve_run_seed(explicit: str | int | None, *, derandomized: bool) -> int:
+def resolve_run_seed(
+    explicit: str | int | None, *, derandomized: bool, source: str = "--rnn-seed"
+) -> int:
     """The run's seed: ``explicit`` (an option), else ``$RNN_HARNESS_SEED``, else 0 for a
     derandomized profile and a fresh random seed for the others.
 
@@ -80,7 +82,7 @@ def resolve_run_seed(explicit: str | int | None, *, derandomized: bool) -> int:
         0
     """
     if explicit is not None:
-        return parse_seed(explicit, source="--rnn-seed")
+        return parse_seed(explicit, source=source)
     if os.environ.get(SEED_ENV):
         return parse_seed(os.environ[SEED_ENV], source=SEED_ENV)
     return 0 if derandomized else random_run_seed()
@@ -104,23 +106,33 @@ def test_key(item: pytest.Item) -> str:
     and from an installed package alike) and every parameter, sorted by name.
     """
     module = getattr(item, "module", None)
-    module_name = module.__name__.rsplit(".", 1)[-1] if module is not None else item.path.stem
+    module_name = module.__name__ if module is not None else item.path.stem
     name = getattr(item, "originalname", None) or item.name
     callspec = getattr(item, "callspec", None)
-    params = sorted(callspec.params.items()) if callspec is not None else []
-    suffix = "-".join(f"{k}={v}" for k, v in params)
-    return f"{module_name}::{name}" + (f"[{suffix}]" if suffix else "")
+    return key(module_name, name, callspec.params if callspec is not None else {})
 
 
-def database_dir(explicit: str | None) -> Path | None:
+def key(module: str, function: str, params: dict[str, object]) -> str:
+    """``test_key`` from its parts: the module's last name, the function, its parameters.
+
+    Example:
+        >>> key("properties.test_x", "test_y", {"rnn_layer_kind": "GRU"})
+        'test_x::test_y[rnn_layer_kind=GRU]'
+    """
+    suffix = "-".join(f"{k}={v}" for k, v in sorted(params.items()))
+    return f"{module.rsplit('.', 1)[-1]}::{function}" + (f"[{suffix}]" if suffix else "")
+
+
+def database_dir(explicit: str | None, *, source: str = "--rnn-database") -> Path | None:
     """The example database directory: ``explicit`` (an option), else ``$RNN_HARNESS_DATABASE``."""
-    value = explicit if explicit is not None else os.environ.get(DATABASE_ENV)
-    if not value:
+    if explicit is None and os.environ.get(DATABASE_ENV):
+        explicit, source = os.environ[DATABASE_ENV], DATABASE_ENV
+    if not explicit:
         return None
-    path = Path(value).expanduser().resolve()
+    path = Path(explicit).expanduser().resolve()
     if path.exists() and not path.is_dir():
         raise HarnessUsageError(
-            f"--rnn-database={value!r} is a file; expected a directory for Hypothesis's example "
+            f"{source}={explicit!r} is a file; expected a directory for Hypothesis's example "
             "database (it is created if missing)"
         )
     return path

@@ -12,7 +12,9 @@ permutation), under the CPU tolerance and under the GPU ``native`` one.
     python scripts/measure_sensitivity.py                      # ci profile, as pytest runs it
     python scripts/measure_sensitivity.py --profile thorough --examples 200 --seed 1
 
-Draws are made as ``pytest properties --hypothesis-profile PROFILE`` makes them.
+Draws are made as ``pytest properties --hypothesis-profile PROFILE --rnn-seed SEED``
+(and ``rnn-harness run --profile PROFILE --seed SEED``) makes them: each test and
+layer from its own seed, derived from the run's (``harness.seeds``; 0 for ci).
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ sys.path.insert(0, str(ROOT))
 
 from hypothesis import settings  # noqa: E402
 
-from harness import sensitivity  # noqa: E402
+from harness import seeds, sensitivity  # noqa: E402
 from harness.check import PropertyCheck  # noqa: E402
 from harness.profiles import register_profiles  # noqa: E402
+from harness.pytest_plugin import LAYER_FIXTURE  # noqa: E402
 from harness.specs import LAYER_KINDS  # noqa: E402
 from harness.tolerance import Tolerance  # noqa: E402
 from tests.reference_target import ReferenceTarget  # noqa: E402
@@ -76,13 +79,14 @@ class MeasuringCheck(PropertyCheck):
         )
 
 
-def measure(prop: str, test_name: str, layer: str, run_seed: int | None) -> MeasuringCheck:
+def measure(prop: str, test_name: str, layer: str, run_seed: int) -> MeasuringCheck:
     module = importlib.import_module(f"properties.test_{prop}")
     test = getattr(module, test_name)
     target = ReferenceTarget()
     check = MeasuringCheck(sensitivity.BY_TEST[test_name], prop, layer, target.name)
-    # What `rnn-harness run --seed N` gives every test: --hypothesis-seed N.
-    test._hypothesis_internal_use_seed = run_seed
+    # The seed the pytest plugin gives this test and layer (harness.seeds.SeedPlugin).
+    key = seeds.key(module.__name__, test_name, {LAYER_FIXTURE: layer})
+    test._hypothesis_internal_use_seed = seeds.derive_seed(run_seed, key)
     try:
         test(target=target, layer_kind=layer, check=check)
     finally:
@@ -101,16 +105,16 @@ def main() -> None:
     parser.add_argument("--layers", default=",".join(LAYER_KINDS))
     parser.add_argument(
         "--seed",
-        type=int,
-        help="seed every test as `rnn-harness run --seed N` does (default: none)",
+        help="the run's seed, as `rnn-harness run --seed N` takes it "
+        "(default: 0 for derandomized profiles such as ci, else a fresh random seed)",
     )
     args = parser.parse_args()
     register_profiles()
     profile = settings.get_profile(args.profile)
+    args.seed = seeds.resolve_run_seed(args.seed, derandomized=profile.derandomize, source="--seed")
     changes = {} if args.examples is None else {"max_examples": args.examples}
-    if args.seed is not None:
-        changes["derandomize"] = False  # an explicit seed replaces derandomization
-    settings.register_profile("measure", parent=profile, database=None, **changes)
+    seeded = seeds.seeded_settings(profile, database=None)
+    settings.register_profile("measure", parent=seeded, database=None, **changes)
     settings.load_profile("measure")
 
     from rich.console import Console

@@ -139,9 +139,7 @@ def test_markdown_header_states_how_to_replay_the_run():
     assert "- keras3-tensorflow on cpu: python 3.11.7, keras 3.15.1, tensorflow 2.21.0" in text
     assert "- keras3-jax on cpu: python 3.11.7, keras 3.15.1, jax 0.10.2" in text
     assert "rnn-harness run --targets keras3-tensorflow,keras3-jax --profile ci --seed 0" in text
-    assert "pytest properties --target keras3-jax --hypothesis-profile ci --hypothesis-seed 0" in (
-        text
-    )
+    assert "pytest properties --target keras3-jax --hypothesis-profile ci --rnn-seed 0" in (text)
 
 
 def test_markdown_table_cells_cannot_break_the_table_or_inject_html():
@@ -251,7 +249,7 @@ def test_replay_commands_leave_out_a_seed_the_run_did_not_fix():
     report = {**two_target_report(), "seed": None}
     text = render_markdown(report)
     assert "rnn-harness run --targets keras3-tensorflow,keras3-jax --profile ci\n" in text
-    assert "--seed" not in text and "--hypothesis-seed" not in text
+    assert "--seed" not in text and "--rnn-seed" not in text
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,7 @@ from harness.seeds import (
     resolve_run_seed,
     seeded_settings,
 )
+from tests.cli_helpers import RUN_ONE, run_cli, usage_error
 
 pytest_plugins = ["pytester"]
 
@@ -199,3 +200,43 @@ def test_a_bad_run_seed_or_database_is_a_usage_error(pytester: pytest.Pytester) 
     result = plugin_run(pytester, f"--rnn-database={pytester.path / 'a-file'}")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*is a file; expected a directory*"])
+
+
+def test_run_refuses_a_seed_that_is_no_seed(capsys) -> None:
+    line = usage_error(capsys, [*RUN_ONE, "--seed", "x"])
+    assert "--seed='x' is not a seed; expected an integer from 0 to" in line
+
+
+def test_run_draws_a_fresh_seed_for_a_random_profile_and_records_how_to_replay_it(
+    tmp_path: Path,
+) -> None:
+    result = run_cli([*RUN_ONE, "--out", str(tmp_path)], sabotage=False)  # dev: random
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    seed = report["seed"]
+    assert isinstance(seed, int)
+    assert f"seed={seed} " in result.stdout
+    payload = json.loads((tmp_path / "logs" / "keras3-tensorflow.results.json").read_text())
+    assert payload["seed"] == seed  # what pytest ran under
+    run_command, pytest_command = report["replay_commands"]
+    assert run_command.endswith(f"--profile dev --seed {seed}")
+    assert pytest_command.endswith(f"--rnn-seed {seed}")
+    assert f"--seed {seed}" in (tmp_path / "report.md").read_text(encoding="utf-8")
+    (row,) = report["results"]
+    assert row["examples_that_could_fail"] >= 0.9 * row["examples"]
+
+
+def test_run_passes_seed_and_database_to_every_target(tmp_path: Path) -> None:
+    database = tmp_path / "db"
+    out = tmp_path / "out"
+    result = run_cli(
+        [*RUN_ONE, "--out", str(out), "--seed", "123", "--database", str(database)],
+        sabotage=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["seed"] == 123
+    assert report["replay_commands"][0].endswith(f"--seed 123 --database {database}")
+    payload = json.loads((out / "logs" / "keras3-tensorflow.results.json").read_text())
+    assert payload["seed"] == 123
+    assert payload["database"] == str(database)

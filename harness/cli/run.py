@@ -12,7 +12,8 @@ from harness.cli.selection import resolve_layers, resolve_properties, resolve_ta
 from harness.cli.target_run import not_run_payload, run_target
 from harness.errors import EXIT_INTERRUPTED, EXIT_OK
 from harness.precision import DEFAULT_PRECISION, PRECISIONS
-from harness.profiles import PROFILES
+from harness.profiles import PROFILES, profile_settings
+from harness.seeds import DATABASE_ENV, SEED_ENV, database_dir, resolve_run_seed
 from harness.specs import LAYER_KINDS
 from harness.targets import TARGET_NAMES
 
@@ -46,7 +47,19 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="do not apply the known-failures file shipped with rnn-harness (default: apply it)",
     )
-    run.add_argument("--seed", type=int, default=0, help="Hypothesis seed (default: 0)")
+    run.add_argument(
+        "--seed",
+        help="the run's seed: each test and layer draws from its own seed derived from it "
+        f"(default: ${SEED_ENV}, else 0 for ci and survey, the same examples every run, "
+        "else a fresh random seed; the report names it and the command that replays it)",
+    )
+    run.add_argument(
+        "--database",
+        metavar="DIR",
+        help="Hypothesis example database: failing examples are kept in DIR and replayed "
+        "first by the next run given DIR, whatever its seed (docs/ci/explore.yml) "
+        f"(default: ${DATABASE_ENV}, else none for ci and survey)",
+    )
     run.add_argument(
         "--no-shrink",
         action="store_true",
@@ -76,6 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run every target in turn, write the reports, warn about stale known failures, gate."""
     from harness.report import merge_payloads, write_all
     from harness.report.model import exit_code
+    from harness.report.writers import replay_commands
     from harness.reproducers import write_reproducers
 
     targets = resolve_targets(args.targets)
@@ -84,13 +98,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     known_files, known = resolve_known_failures(
         args.known_failures, shipped=not args.no_shipped_known_failures
     )
+    derandomized = profile_settings(args.profile).derandomize
+    seed = resolve_run_seed(args.seed, derandomized=derandomized, source="--seed")
+    database = database_dir(args.database, source="--database")
     out_dir = writable_directory(args.out, option="--out")
     work = out_dir / "logs"
     work.mkdir(parents=True, exist_ok=True)
     out.print(
-        f"rnn-harness run: targets={','.join(targets)} profile={args.profile} seed={args.seed} "
+        f"rnn-harness run: targets={','.join(targets)} profile={args.profile} seed={seed} "
         f"precision={args.precision} properties={len(properties)} layers={','.join(layers)}"
         + f" known-failures={','.join(map(str, known_files)) or 'none'}"
+        + (f" database={database}" if database else "")
     )
     payloads = []
     for target in targets:
@@ -103,7 +121,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 properties=properties,
                 layers=layers,
                 profile=args.profile,
-                seed=args.seed,
+                seed=seed,
+                database=database,
                 known_failures=known_files,
                 workers=str(args.workers),
                 work=work,
@@ -111,7 +130,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 shrink=not args.no_shrink,
             )
         )
-    report = merge_payloads(payloads, profile=args.profile, seed=args.seed)
+    report = merge_payloads(payloads, profile=args.profile, seed=seed)
+    # report.json names the commands that replay the run too, not only report.md.
+    commands = replay_commands(report)
+    if database is not None:  # the examples it replayed first came from there
+        commands[0] += f" --database {database}"
+    report["replay_commands"] = commands
     write_reproducers(report, out_dir)
     paths = write_all(report, out_dir)
     out.print(summary_table(report))

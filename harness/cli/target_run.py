@@ -35,6 +35,7 @@ def run_target(
     profile: str,
     seed: int,
     known_failures: list[Path],
+    database: Path | None = None,
     workers: str,
     work: Path,
     precision: str = "strict",
@@ -76,9 +77,11 @@ def run_target(
         f"--rnn-results={results}",
         f"--rnn-progress={progress_file}",
         f"--hypothesis-profile={profile}",
-        f"--hypothesis-seed={seed}",
+        f"--rnn-seed={seed}",
         f"--rnn-precision={precision}",
     ]
+    if database is not None:
+        command.append(f"--rnn-database={database}")
     if not shrink:
         command.append("--rnn-no-shrink")
     if workers not in ("", "0", "1"):

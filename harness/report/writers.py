@@ -223,7 +223,7 @@ def replay_command(report: Report, target: str) -> str:
     if precision not in (None, "strict"):
         command += f" --rnn-precision {precision}"
     if report.get("seed") is not None:
-        command += f" --hypothesis-seed {report['seed']}"
+        command += f" --rnn-seed {report['seed']}"
     return command
 
 
