@@ -59,7 +59,7 @@ MIXED_FLOAT16_REFERENCE = Tolerance(rtol=8 * FLOAT16_UNIT_ROUNDOFF, atol=8 * FLO
 # saturated or cancelling gate passes on (measured: max relative 1.0e-2, 20 u, over 100
 # tensorflow examples with every input regime). Mixed precision is meant for normalised
 # activations, so its reference check draws |x| <= 1; consistency checks draw every regime.
-MIXED_PRECISION_MAGNITUDES = (0.0, 0.1, 1.0)
+MIXED_PRECISION_MAGNITUDES = (1.0, 0.1)  # and all zeros as a small share (ZERO_ODDS)
 MASK_VALUE = 0.0
 MAX_EXTRA_MASKED_STEPS = 3  # appended padding: one step, and several in a row
 
