@@ -240,3 +240,28 @@ def test_run_passes_seed_and_database_to_every_target(tmp_path: Path) -> None:
     payload = json.loads((out / "logs" / "keras3-tensorflow.results.json").read_text())
     assert payload["seed"] == 123
     assert payload["database"] == str(database)
+
+
+def test_xdist_workers_draw_from_the_controller_s_random_run_seed(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_drawing=DRAWING_MODULE.format(database="None"))
+    out = pytester.path / "draws-xdist.jsonl"
+    result = plugin_run(
+        pytester,
+        "-n",
+        "2",
+        "--rnn-layers=LSTM",  # any --rnn-* option turns the harness on
+        "--hypothesis-profile=thorough",
+        DRAWS=str(out),
+        FAIL_ON="-1",
+    )
+    result.assert_outcomes(passed=2)
+    line = next(s for s in result.stdout.lines if "seed=" in s)
+    run_seed = int(line.split("seed=", 1)[1].split()[0])
+    by_layer: dict[str, list[int]] = {}
+    for row in out.read_text().splitlines():
+        layer, n = json.loads(row)
+        by_layer.setdefault(layer, []).append(n)
+    _, expected = draws(pytester, run_seed)
+    assert by_layer == expected
