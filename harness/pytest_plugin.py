@@ -53,6 +53,7 @@ from harness.profiles import (
 )
 from harness.recognition import Recognition
 from harness.report.row import ResultRow
+from harness.shards import node_sort_key, parse_shard, select
 from harness.specs import LAYER_KINDS
 from harness.targets import default_target_name, get_target, validate_target_name
 
@@ -79,6 +80,7 @@ class Harness:
     seed: int = 0  # the run's seed; each test draws from one derived from it (harness.seeds)
     database: Path | None = None  # Hypothesis's example database directory, if given
     known_profile: bool = False  # KNOWN_FAILURE_PROFILE registered
+    shard: tuple[int, int] | None = None  # (K, N): run only the K-th of N parts (harness.shards)
 
 
 @dataclass
@@ -156,6 +158,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "Hypothesis's .hypothesis/); write --rnn-database=DIR",
     )
     group.addoption(
+        "--rnn-shard",
+        dest="rnn_shard",
+        default=None,
+        metavar="K/N",
+        help="run only the K-th of N deterministic, balanced parts of the collected tests "
+        "(one CI job of N); default: all of them",
+    )
+    group.addoption(
         "--rnn-progress",
         dest="rnn_progress",
         default=None,
@@ -180,6 +190,7 @@ OPTION_DESTS = (
     "rnn_results",
     "rnn_seed",
     "rnn_database",
+    "rnn_shard",
 )
 
 
@@ -230,6 +241,8 @@ def activate(config: pytest.Config) -> Harness:
             shipped=not config.getoption("rnn_no_shipped_known_failures"),
         )
         known = load_known_failure_files(files, property_ids=PROPERTY_IDS)
+        shard = config.getoption("rnn_shard")
+        shard = parse_shard(shard, source="--rnn-shard") if shard is not None else None
     except HarnessUsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     layers = _layers(config)
@@ -251,6 +264,7 @@ def activate(config: pytest.Config) -> Harness:
         known=known,
         seed=run_seed,
         database=database,
+        shard=shard,
     )
     config.stash[HARNESS] = harness
     config.pluginmanager.register(seeds.SeedPlugin(run_seed), "rnn-harness-seeds")
@@ -382,7 +396,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"rnn-harness: known failures: {', '.join(map(str, harness.known_files)) or 'none'}",
         f"rnn-harness: replay with: pytest --target {harness.target} "
         f"--rnn-precision {harness.precision} --hypothesis-profile {harness.profile} "
-        f"--rnn-seed {harness.seed}",
+        f"--rnn-seed {harness.seed}"
+        + (f" --rnn-shard={harness.shard[0]}/{harness.shard[1]}" if harness.shard else ""),
     ]
 
 
@@ -414,6 +429,13 @@ def test_name(item: pytest.Item) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     harness = _active(config)
+    if harness is not None and harness.shard is not None:
+        keys = [node_sort_key(item.nodeid, item.path.name) for item in items]
+        kept = select(items, keys, harness.shard)
+        if len(kept) < len(items):
+            chosen = set(map(id, kept))
+            config.hook.pytest_deselected(items=[i for i in items if id(i) not in chosen])
+            items[:] = kept
     if harness is None or not harness.known:
         return
     versions = installed_versions(harness.target)

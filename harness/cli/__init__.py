@@ -1,7 +1,8 @@
 """``rnn-harness``: run the properties per target, write reports, gate CI, compare runs.
 
-One module per command (``run``, ``compare``, ``matrix``, ``explain``; ``check-model``
-lives with its own package), each with ``add_parser(subparsers)`` and its ``cmd_*``.
+One module per command (``run``, ``compare``, ``merge``, ``matrix``, ``explain``;
+``check-model`` lives with its own package), each with ``add_parser(subparsers)`` and
+its ``cmd_*``.
 Every user mistake (unknown target or property, missing file, malformed report,
 unwritable output, an option given twice) ends in one line on stderr and exit
 status 2, never a traceback, and before any framework is imported: the parsers
@@ -13,7 +14,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from harness.cli import compare, explain, matrix, run
+from harness.cli import compare, explain, matrix, merge, run
 from harness.cli.arguments import HarnessArgumentParser
 from harness.cli.console import err
 from harness.errors import EXIT_INTERRUPTED, EXIT_USAGE, HarnessUsageError
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Property-based verification of Keras recurrent-layer state semantics.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in (run, compare, matrix, explain):
+    for command in (run, compare, merge, matrix, explain):
         command.add_parser(sub)
     add_check_model_parser(sub)
     return parser

@@ -14,6 +14,7 @@ from harness.errors import EXIT_INTERRUPTED, EXIT_OK
 from harness.precision import DEFAULT_PRECISION, PRECISIONS
 from harness.profiles import PROFILES, profile_settings
 from harness.seeds import DATABASE_ENV, SEED_ENV, database_dir, resolve_run_seed
+from harness.shards import parse_shard, shard_text
 from harness.specs import LAYER_KINDS
 from harness.targets import TARGET_NAMES
 
@@ -75,6 +76,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "(default: strict; the same on a CPU)",
     )
     run.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="run only the K-th of N deterministic, balanced parts of each target's tests, "
+        "for one CI job of N; `rnn-harness merge` joins the shards' report.json files "
+        "(default: every test)",
+    )
+    run.add_argument(
         "-n",
         "--workers",
         default="1",
@@ -101,6 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     derandomized = profile_settings(args.profile).derandomize
     seed = resolve_run_seed(args.seed, derandomized=derandomized, source="--seed")
     database = database_dir(args.database, source="--database")
+    shard = parse_shard(args.shard) if args.shard is not None else None
     out_dir = writable_directory(args.out, option="--out")
     work = out_dir / "logs"
     work.mkdir(parents=True, exist_ok=True)
@@ -109,6 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"precision={args.precision} properties={len(properties)} layers={','.join(layers)}"
         + f" known-failures={','.join(map(str, known_files)) or 'none'}"
         + (f" database={database}" if database else "")
+        + (f" shard={shard_text(shard)}" if shard else "")
     )
     payloads = []
     for target in targets:
@@ -128,19 +138,27 @@ def cmd_run(args: argparse.Namespace) -> int:
                 work=work,
                 precision=args.precision,
                 shrink=not args.no_shrink,
+                shard=shard,
             )
         )
     report = merge_payloads(payloads, profile=args.profile, seed=seed)
+    if shard is not None:
+        report["shard"] = shard_text(shard)  # rnn-harness merge checks that every shard is there
     # report.json names the commands that replay the run too, not only report.md.
     commands = replay_commands(report)
     if database is not None:  # the examples it replayed first came from there
         commands[0] += f" --database {database}"
+    if shard is not None:
+        commands = [
+            c + (f" --shard {shard_text(shard)}" if i == 0 else f" --rnn-shard={shard_text(shard)}")
+            for i, c in enumerate(commands)
+        ]
     report["replay_commands"] = commands
     write_reproducers(report, out_dir)
     paths = write_all(report, out_dir)
     out.print(summary_table(report))
     interrupted = any(p.get("interrupted") for p in payloads)
-    if not interrupted:
+    if not interrupted and shard is None:  # a shard runs part of the cells: nothing is stale
         warn_stale_known_failures(known, report, targets=targets, properties=properties)
     summary = ", ".join(f"{v} {k}" for k, v in report["summary"].items() if v)
     out.print(f"summary: {summary}")

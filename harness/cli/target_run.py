@@ -40,6 +40,7 @@ def run_target(
     work: Path,
     precision: str = "strict",
     shrink: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> dict:
     """Run the properties for one target in its own process; return its results payload.
 
@@ -84,6 +85,8 @@ def run_target(
         command.append(f"--rnn-database={database}")
     if not shrink:
         command.append("--rnn-no-shrink")
+    if shard is not None:
+        command.append(f"--rnn-shard={shard[0]}/{shard[1]}")
     if workers not in ("", "0", "1"):
         command += ["-n", workers]
     environ = dict(os.environ)
@@ -145,6 +148,9 @@ def run_target(
     else:
         payload = {"target": unknown_target(target, precision), "results": []}
     payload["interrupted"] = interrupted
+    if shard is not None and progress.collected is not None:
+        # The cells this shard collected no test of belong to other shards: no rows here.
+        properties = []
     if interrupted:
         payload["results"] += missing_rows(
             payload["results"],
