@@ -88,6 +88,7 @@ def _magnitudes(values: tuple[float, ...]) -> st.SearchStrategy[float]:
 
 
 _INPUT_MAGNITUDES = _magnitudes(INPUT_MAGNITUDES)
+_NONZERO_INPUT_MAGNITUDES = st.sampled_from(INPUT_MAGNITUDES)
 _STATE_MAGNITUDES = _magnitudes(STATE_MAGNITUDES)
 _WEIGHT_SCALES = st.floats(MIN_WEIGHT_SCALE, MAX_WEIGHT_SCALE)
 _RECURRENT_GAINS = st.floats(MIN_RECURRENT_GAIN, MAX_RECURRENT_GAIN)
@@ -272,9 +273,10 @@ def sequences(*, batch_size: int, timesteps: int, features: int) -> st.SearchStr
 
 
 @st.composite
-def _sequences(draw: st.DrawFn, shape: tuple[int, int, int]) -> np.ndarray:
+def _sequences(draw: st.DrawFn, shape: tuple[int, int, int], *, zeros: bool = True) -> np.ndarray:
     seed = draw(_SEEDS)
-    return _uniform(_rng(_INPUTS, seed, *shape), draw(_INPUT_MAGNITUDES), shape)
+    magnitude = draw(_INPUT_MAGNITUDES if zeros else _NONZERO_INPUT_MAGNITUDES)
+    return _uniform(_rng(_INPUTS, seed, *shape), magnitude, shape)
 
 
 @st.composite
@@ -331,8 +333,12 @@ def cases(
     return_sequences: bool | None = None,
     return_state: bool | None = None,
     cudnn_eligible: bool = False,
+    zero_inputs: bool = True,
 ) -> st.SearchStrategy[Case]:
     """A complete example for one layer kind: spec, weights, inputs and chunk splits.
+
+    ``zero_inputs=False`` leaves out the all-zero input regime, for properties that
+    compare rows with each other: zero inputs make every row alike.
 
     Example:
         >>> case = cases(kind="LSTM", min_chunks=2).example()
@@ -351,6 +357,7 @@ def cases(
         return_sequences,
         return_state,
         cudnn_eligible,
+        zero_inputs,
     )
 
 
@@ -364,6 +371,7 @@ def _case_strategy(
     return_sequences: bool | None,
     return_state: bool | None,
     cudnn_eligible: bool,
+    zero_inputs: bool,
 ) -> st.SearchStrategy[Case]:
     return _cases(
         kind=kind,
@@ -374,6 +382,7 @@ def _case_strategy(
         return_sequences=return_sequences,
         return_state=return_state,
         cudnn_eligible=cudnn_eligible,
+        zero_inputs=zero_inputs,
     )
 
 
@@ -389,6 +398,7 @@ def _cases(
     return_sequences: bool | None = None,
     return_state: bool | None = None,
     cudnn_eligible: bool = False,
+    zero_inputs: bool = True,
 ) -> Case:
     spec = draw(
         layer_specs(
@@ -400,5 +410,5 @@ def _cases(
     )
     batch_size = draw(st.integers(min_batch, max_batch))
     splits = draw(_chunk_splits(min_chunks, max_chunks, 1, MAX_CHUNK_LENGTH))
-    x = draw(_sequences((batch_size, sum(splits), spec.features)))
+    x = draw(_sequences((batch_size, sum(splits), spec.features), zeros=zero_inputs))
     return Case(spec, batch_size, splits, x, draw(weights(spec)))
