@@ -382,6 +382,7 @@ def main() -> None:
                     for v in variants
                 }
             warm_rows = results.get("harness-warm", {}).get("rows") or [None] * len(properties)
+            totals = {v: {"could_fail": 0, "examples": 0, "seconds": 0.0} for v in results}
             for naive_row, fast_row, warm_row in zip(
                 results["naive"]["rows"], results["harness"]["rows"], warm_rows, strict=True
             ):
@@ -408,6 +409,9 @@ def main() -> None:
                 warm_useful = warm_row and rate(warm_row["could_fail"], warm_row["seconds"])
                 if naive_useful is None or fast_useful is None:
                     continue  # a property whose examples harness.sensitivity does not measure
+                for variant, row in zip(results, (naive_row, fast_row, warm_row), strict=False):
+                    for key in totals[variant]:
+                        totals[variant][key] += row[key]
                 useful.add_row(
                     backend,
                     naive_row["property"],
@@ -418,6 +422,19 @@ def main() -> None:
                     fmt(ratio(fast_useful, naive_useful), "x"),
                     fmt(warm_useful),
                     fmt(ratio(warm_useful, naive_useful), "x"),
+                )
+            if totals["naive"]["examples"]:
+                rates = {v: t["could_fail"] / t["seconds"] for v, t in totals.items()}
+                useful.add_row(
+                    backend,
+                    "all of the above",
+                    f"{totals['naive']['could_fail']}/{totals['naive']['examples']}",
+                    f"{totals['harness']['could_fail']}/{totals['harness']['examples']}",
+                    f"{rates['naive']:.1f}",
+                    f"{rates['harness']:.1f}",
+                    fmt(ratio(rates["harness"], rates["naive"]), "x"),
+                    fmt(rates.get("harness-warm")),
+                    fmt(ratio(rates.get("harness-warm"), rates["naive"]), "x"),
                 )
     console.print(speed)
     console.print(useful)
