@@ -116,13 +116,14 @@ class PropertyCheck:
         ``sensitive_examples`` (the report's ``examples_that_could_fail``) if any call
         for it is sensitive.
 
-        The margin is not passed to ``hypothesis.target``: measured over the core
-        properties' draws (scripts/measure_sensitivity.py, 25 and 300 examples per
-        test and layer), steering toward larger margins spent half the budget on
-        variations of one example (distinct layer configurations 314 -> 228 of 450,
-        2764 -> 1604 of 5400) and caught fewer breaks under the GPU native tolerance
-        (413 -> 387, 4479 -> 4348), for 1-2% more under the CPU tolerance. The
-        strategies construct sensitive examples instead.
+        The margin is not passed to ``hypothesis.target``. Tried on the core
+        properties' draws (scripts/measure_sensitivity.py's tests and reference target,
+        25 and 300 derandomized examples per test and layer, with and without
+        ``Phase.target``, 2026-12-05): steering toward larger margins spent half the
+        budget on variations of one example (distinct layer configurations 314 -> 228
+        of 450, 2764 -> 1604 of 5400) and caught fewer breaks under the GPU native
+        tolerance (413 -> 387, 4479 -> 4348), for 1-2% more under the CPU tolerance.
+        The strategies construct sensitive examples instead.
 
         Args:
             margin: the break's largest effect in tolerances (> 1: the check would
