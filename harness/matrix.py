@@ -2,53 +2,93 @@
 
 Each entry of the spec is one isolated, cached virtual environment (pinned
 packages, its own targets). ``rnn-harness run`` runs inside each; the reports
-are merged into one matrix report (JSON, Markdown, HTML) with a column per
-environment, plus the upgrade diff between consecutive entries. An entry whose
-inputs (packages, targets, profile, filters, and the harness's own source) did
-not change reuses its report; a failing install is reported for that entry and
-the others still run.
+are merged into one matrix report (JSON, Markdown, HTML, ``harness.report.timeline``)
+with a column per environment, the regression timeline of each target's release
+line, and the diffs between two columns. A failing install is reported for its
+entry, with pip's reason, and the others still run.
+
+Resuming: an entry's result is cached under ``--cache`` by a key of everything that
+decides it: its packages and targets, the profile and filters, the Python and
+Hypothesis versions (derandomized draws depend on Hypothesis), and the harness's own
+source, properties and known failures. A second run reuses every result whose key is
+unchanged, so an interrupted matrix (Ctrl-C, a lost machine) goes on where it stopped;
+an entry interrupted mid-run is run again. A change to what decides results (a
+property, a strategy, a target adapter, a known failure) invalidates every entry,
+since columns run on different harness code would not be comparable; a change to the
+modules that only run or render the matrix (``NOT_FINGERPRINTED``) does not.
+Environments are kept by their packages alone and are reused across harness changes.
+An install that pip cannot resolve is cached too; any other install failure is tried
+again next time.
 
 Spec format::
 
     profile = "ci"                      # optional, default "ci"
     properties = ["chunked_equals_whole"]   # optional filters, default all
     layers = ["LSTM"]
+    diffs = "spec"                      # optional: "spec" (each entry against the one
+                                        # before it) or "release" (along each release line)
 
     [[entry]]
     name = "keras2.15-tf2.15"           # letters, digits, '.', '-', '_'
     packages = ["tensorflow-cpu==2.15.1"]
     targets = ["tf-keras"]
+    replace = { keras = "keras-nightly==3.16.0.dev2026102704" }  # optional: uninstall
+                                        # keras after `packages`, then install this
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
+import platform
 import re
+import shutil
 import subprocess
 import sys
+import threading
+import time
 import venv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from harness.catalogue import PROPERTY_IDS
-from harness.errors import HarnessUsageError
+from harness.errors import EXIT_INTERRUPTED, HarnessUsageError
 from harness.known_failures import tomllib
 from harness.profiles import PROFILES
+from harness.report.timeline import (
+    MATRIX_SCHEMA,
+    STATUS_WORD,
+    render_matrix_html,
+    render_matrix_markdown,
+)
+from harness.report.timeline import merge_matrix as merge_columns
 from harness.specs import LAYER_KINDS
 from harness.targets import TARGET_NAMES
 
-MATRIX_SCHEMA = "rnn-harness-matrix/1"
+__all__ = [
+    "MATRIX_SCHEMA",
+    "STATUS_WORD",
+    "EntryResult",
+    "MatrixEntry",
+    "MatrixSpec",
+    "load_matrix_spec",
+    "merge_matrix",
+    "parse_matrix_spec",
+    "render_matrix_html",
+    "render_matrix_markdown",
+    "run_matrix",
+    "select_entries",
+]
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]+$")
 # What the harness needs besides the frameworks; installed in every environment,
 # while the project itself goes in with --no-deps so that the entry's pins rule.
 HARNESS_DEPENDENCIES = (
     "numpy",
-    "hypothesis",
     "pytest",
     "pytest-xdist",
     "packaging",
@@ -56,7 +96,28 @@ HARNESS_DEPENDENCIES = (
     "jinja2",
     "matplotlib",
 )
+# Pinned to the version running the matrix: derandomized draws depend on Hypothesis's
+# version, and every column must draw the same examples for a change to mean something.
+SAME_AS_HERE = ("hypothesis",)
+DIFFS = ("spec", "release")
 ROOT = Path(__file__).resolve().parent.parent
+# Modules that only run or render the matrix and merged reports: no entry's report
+# depends on them, so changing them keeps every cached result.
+NOT_FINGERPRINTED = (
+    "harness/matrix.py",
+    "harness/cli/matrix.py",
+    "harness/cli/merge.py",
+    "harness/report/merge.py",
+    "harness/report/timeline.py",
+    "harness/report/templates/matrix.html.j2",
+)
+# pip's words for an install that cannot succeed against this index: cached as a result.
+UNRESOLVABLE = (
+    "ResolutionImpossible",
+    "conflicting dependencies",
+    "No matching distribution found",
+    "Could not find a version that satisfies",
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +125,7 @@ class MatrixEntry:
     name: str
     packages: tuple[str, ...]
     targets: tuple[str, ...]
+    replace: tuple[tuple[str, str], ...] = ()  # (distribution, requirement) after packages
 
 
 @dataclass(frozen=True)
@@ -72,6 +134,7 @@ class MatrixSpec:
     profile: str = "ci"
     properties: tuple[str, ...] = ()
     layers: tuple[str, ...] = ()
+    diffs: str = "spec"
 
 
 def _string_list(
@@ -90,13 +153,24 @@ def _string_list(
     return tuple(raw)
 
 
+def _replacements(raw: Any, *, where: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and k and isinstance(v, str) and v for k, v in raw.items()
+    ):
+        raise HarnessUsageError(
+            f'{where}: replace must be a table of distribution = "requirement", e.g. '
+            f'replace = {{ keras = "keras-nightly==3.16.0.dev2026102704" }}. Received: {raw!r}'
+        )
+    return tuple(raw.items())
+
+
 def parse_matrix_spec(text: str, *, source: str = "spec") -> MatrixSpec:
     """Parse and validate a matrix spec (TOML text)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise HarnessUsageError(f"{source} is not valid TOML: {exc}") from None
-    allowed_top = {"profile", "properties", "layers", "entry"}
+    allowed_top = {"profile", "properties", "layers", "diffs", "entry"}
     extra = set(data) - allowed_top
     if extra:
         raise HarnessUsageError(
@@ -107,6 +181,9 @@ def parse_matrix_spec(text: str, *, source: str = "spec") -> MatrixSpec:
         raise HarnessUsageError(
             f"{source}: profile={profile!r}; expected one of {', '.join(PROFILES)}"
         )
+    diffs = data.get("diffs", "spec")
+    if diffs not in DIFFS:
+        raise HarnessUsageError(f"{source}: diffs={diffs!r}; expected one of {', '.join(DIFFS)}")
     properties = _string_list(
         data.get("properties", []), where=source, key="properties", allowed=PROPERTY_IDS
     )
@@ -119,7 +196,7 @@ def parse_matrix_spec(text: str, *, source: str = "spec") -> MatrixSpec:
         where = f"{source}: entry {i}"
         if not isinstance(raw, dict):
             raise HarnessUsageError(f"{where}: expected a table. Received: {raw!r}")
-        unknown = set(raw) - {"name", "packages", "targets"}
+        unknown = set(raw) - {"name", "packages", "targets", "replace"}
         if unknown:
             raise HarnessUsageError(f"{where}: unknown keys {', '.join(sorted(unknown))}")
         name = raw.get("name")
@@ -137,9 +214,10 @@ def parse_matrix_spec(text: str, *, source: str = "spec") -> MatrixSpec:
                 targets=_string_list(
                     raw.get("targets"), where=where, key="targets", allowed=TARGET_NAMES
                 ),
+                replace=_replacements(raw.get("replace", {}), where=where),
             )
         )
-    return MatrixSpec(tuple(entries), profile, properties, layers)
+    return MatrixSpec(tuple(entries), profile, properties, layers, diffs)
 
 
 def load_matrix_spec(path: str | Path) -> MatrixSpec:
@@ -158,24 +236,65 @@ def load_matrix_spec(path: str | Path) -> MatrixSpec:
     return parse_matrix_spec(text, source=str(path))
 
 
+def select_entries(spec: MatrixSpec, names: Sequence[str], *, source: str = "spec") -> MatrixSpec:
+    """The spec with only the entries ``names`` (in spec order), or a usage error.
+
+    Example:
+        >>> spec = MatrixSpec((MatrixEntry("a", (), ("tf-keras",)),
+        ...                    MatrixEntry("b", (), ("tf-keras",))))
+        >>> [e.name for e in select_entries(spec, ["b"]).entries]
+        ['b']
+    """
+    known = [e.name for e in spec.entries]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise HarnessUsageError(
+            f"--entry {', '.join(map(repr, unknown)) or '(empty)'}: no such entry in {source}. "
+            f"Expected one of: {', '.join(known)}"
+        )
+    return replace(spec, entries=tuple(e for e in spec.entries if e.name in names))
+
+
 def harness_fingerprint(known_failures: Sequence[str] = ()) -> str:
     """A hash of the harness's own source, properties and known failures (the shipped
-    file and counterexamples, and ``known_failures``): a change invalidates cached reports."""
+    file and counterexamples, and ``known_failures``): a change invalidates cached reports.
+    ``NOT_FINGERPRINTED`` (the matrix's own modules) is left out."""
     digest = hashlib.sha256()
     for folder in ("harness", "properties"):
         for path in sorted((ROOT / folder).rglob("*")):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative in NOT_FINGERPRINTED or "__pycache__" in path.parts:
+                continue
             if path.is_file() and path.suffix in (".py", ".j2", ".toml", ".json"):
-                digest.update(str(path.relative_to(ROOT)).encode())
+                digest.update(relative.encode())
                 digest.update(path.read_bytes())
     for name in known_failures:
         digest.update(Path(name).read_bytes())
     return digest.hexdigest()[:16]
 
 
+def _pinned_here() -> tuple[str, ...]:
+    return tuple(f"{name}=={metadata.version(name)}" for name in SAME_AS_HERE)
+
+
+def environment_key(entry: MatrixEntry) -> str:
+    """What decides an entry's environment: its packages, the pins and Python."""
+    payload = json.dumps([entry.packages, entry.replace, _pinned_here(), platform.python_version()])
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
 def entry_key(entry: MatrixEntry, spec: MatrixSpec, fingerprint: str) -> str:
     """Everything that decides an entry's report, hashed: same key, same report."""
     payload = json.dumps(
-        [asdict(entry), spec.profile, spec.properties, spec.layers, fingerprint, sys.version],
+        [
+            asdict(entry),
+            spec.profile,
+            spec.properties,
+            spec.layers,
+            fingerprint,
+            platform.python_version(),
+            _pinned_here(),
+        ],
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -184,12 +303,12 @@ def entry_key(entry: MatrixEntry, spec: MatrixSpec, fingerprint: str) -> str:
 @dataclass
 class EntryResult:
     entry: MatrixEntry
-    status: str  # "ok", "cached", "install_failed", "run_failed"
+    status: str  # "ok", "cached", "install_failed", "run_failed", "not_run"
     key: str
     report: dict | None = None
     message: str | None = None
     log: str | None = None
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # timings, "cached" for a cached failure
 
 
 def _run(command: list[str], log: Path, **kwargs) -> int:
@@ -199,20 +318,105 @@ def _run(command: list[str], log: Path, **kwargs) -> int:
         return subprocess.run(command, stdout=stream, stderr=subprocess.STDOUT, **kwargs).returncode
 
 
-def install_entry(entry: MatrixEntry, env_dir: Path, log: Path) -> str | None:
-    """Create the entry's environment; ``None`` on success, else what failed."""
+def _pip_reason(log: Path, start: int) -> str:
+    """What pip said went wrong, from ``log`` past byte ``start``: its ERROR lines and the
+    conflict it names, on one line."""
+    text = log.read_bytes()[start:].decode("utf-8", errors="replace")
+    lines, conflict = [], False
+    for line in text.splitlines():
+        if line.startswith("ERROR:"):
+            lines.append(line.removeprefix("ERROR:").strip())
+        elif "The conflict is caused by" in line:
+            conflict = True
+        elif conflict and line.startswith("    "):
+            lines.append(line.strip())
+        elif conflict and line.strip():
+            conflict = False
+    reason = "; ".join(dict.fromkeys(line for line in lines if line))
+    return reason[:600] or "pip gave no reason"
+
+
+def install_entry(entry: MatrixEntry, env_dir: Path, log: Path, wheel: Path | None) -> str | None:
+    """Create the entry's environment and install the harness ``wheel`` into it;
+    ``None`` on success, else what failed and pip's reason."""
     python = env_dir / "bin" / "python"
     marker = env_dir / ".installed"  # the pinned packages; the harness is reinstalled each run
     pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    start = log.stat().st_size if log.exists() else 0
     if not marker.is_file():
         if not python.exists():
             venv.create(env_dir, with_pip=True)
-        if _run([*pip, *entry.packages, *HARNESS_DEPENDENCIES], log) != 0:
-            return f"installing {' '.join(entry.packages)} failed (see {log})"
+        steps = [[*pip, *entry.packages, *HARNESS_DEPENDENCIES, *_pinned_here()]]
+        for distribution, requirement in entry.replace:
+            uninstall = [str(python), "-m", "pip", "uninstall", "-y", "-q", distribution]
+            steps += [uninstall, [*pip, requirement]]
+        for step in steps:
+            if _run(step, log) != 0:
+                wanted = " ".join([*entry.packages, *(r for _, r in entry.replace)])
+                return f"installing {wanted} failed: {_pip_reason(log, start)} (see {log})"
         marker.write_text("ok", encoding="utf-8")
-    if _run([*pip, "--no-deps", "--force-reinstall", str(ROOT)], log) != 0:
-        return f"installing rnn-harness into the environment failed (see {log})"
+    if wheel is not None and _run([*pip, "--no-deps", "--force-reinstall", str(wheel)], log):
+        return f"installing rnn-harness into the environment failed: {_pip_reason(log, start)}"
     return None
+
+
+class HarnessWheel:
+    """The harness built once per matrix run, as a wheel, the first time an entry needs it:
+    every environment installs the same build, and no two builds race in the checkout."""
+
+    def __init__(self, cache: Path, fingerprint: str):
+        self.folder = cache / ".wheels" / fingerprint
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Path:
+        with self._lock:
+            built = sorted(self.folder.glob("rnn_harness-*.whl"))
+            if built:
+                return built[-1]
+            self.folder.mkdir(parents=True, exist_ok=True)
+            log = self.folder / "build.log"
+            command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q"]
+            if _run([*command, "-w", str(self.folder), str(ROOT)], log) != 0:
+                raise HarnessUsageError(
+                    f"building the rnn-harness wheel from {ROOT} failed (see {log}). Run "
+                    "rnn-harness matrix from a checkout of rnn-harness"
+                )
+            return sorted(self.folder.glob("rnn_harness-*.whl"))[-1]
+
+
+def _every_row_errored(report: dict) -> str | None:
+    """The first error, where every row of a report errored: the environment cannot run
+    the harness at all (e.g. the framework fails to import), which is no verdict on a test."""
+    rows = report.get("results") or []
+    if rows and all(r["status"] == "error" for r in rows):
+        return (rows[0].get("message") or "no message").strip().splitlines()[-1][:300]
+    return None
+
+
+def _cached(entry: MatrixEntry, key: str, entry_dir: Path, log: Path) -> EntryResult | None:
+    path = entry_dir / f"result-{key}.json"
+    if not path.is_file():
+        return None
+    stored = json.loads(path.read_text(encoding="utf-8"))
+    report = None
+    if stored.get("report"):
+        report = json.loads((entry_dir / stored["report"]).read_text(encoding="utf-8"))
+    status = "cached" if stored["status"] == "ok" else stored["status"]
+    extra = {"timings": stored.get("timings", {}), "cached": True}
+    return EntryResult(entry, status, key, report, stored.get("message"), str(log), extra)
+
+
+def _store(result: EntryResult, entry_dir: Path, report_dir: str | None) -> EntryResult:
+    stored = {
+        "status": result.status,
+        "message": result.message,
+        "report": f"{report_dir}/report.json" if report_dir else None,
+        "timings": result.extra.get("timings", {}),
+    }
+    path = entry_dir / f"result-{result.key}.json"
+    path.write_text(json.dumps(stored, indent=2), encoding="utf-8")
+    return result
 
 
 def run_entry(
@@ -222,20 +426,43 @@ def run_entry(
     work: Path,
     fingerprint: str,
     known_failures: Sequence[str] = (),
+    wheel: Callable[[], Path] | None = None,
+    from_cache: bool = False,
 ) -> EntryResult:
-    """Install (or reuse) the entry's environment and run the harness inside it."""
+    """Install (or reuse) the entry's environment and run the harness inside it; a result
+    cached under ``work`` for the same key is returned as it is (``from_cache``: only that)."""
     key = entry_key(entry, spec, fingerprint)
     entry_dir = work / entry.name
-    report_path = entry_dir / f"report-{key}" / "report.json"
     log = entry_dir / "matrix.log"
     entry_dir.mkdir(parents=True, exist_ok=True)
-    if report_path.is_file():
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-        return EntryResult(entry, "cached", key, report, log=str(log))
-    env_dir = entry_dir / ("env-" + hashlib.sha256(repr(entry.packages).encode()).hexdigest()[:12])
-    failure = install_entry(entry, env_dir, log)
+    cached = _cached(entry, key, entry_dir, log)
+    if cached is not None:
+        return cached
+    if from_cache:
+        return EntryResult(
+            entry,
+            "not_run",
+            key,
+            None,
+            f"no result in {work} for this spec and harness version (key {key}): its run "
+            "did not finish, or ran another harness",
+        )
+    env_dir = entry_dir / ("env-" + environment_key(entry))
+    started = time.monotonic()
+    try:
+        built = wheel() if wheel is not None else None
+    except HarnessUsageError as exc:
+        return EntryResult(entry, "run_failed", key, None, str(exc), str(log))
+    failure = install_entry(entry, env_dir, log, built)
+    timings = {"install_s": round(time.monotonic() - started, 1)}
     if failure is not None:
-        return EntryResult(entry, "install_failed", key, None, failure, str(log))
+        result = EntryResult(entry, "install_failed", key, None, failure, str(log))
+        result.extra["timings"] = timings
+        if any(word in failure for word in UNRESOLVABLE):
+            _store(result, entry_dir, None)  # the index cannot satisfy it: a result
+        return result
+    partial = entry_dir / f"report-{key}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
     command = [
         str(env_dir / "bin" / "python"),
         "-m",
@@ -246,7 +473,7 @@ def run_entry(
         "--profile",
         spec.profile,
         "--out",
-        str(report_path.parent),
+        str(partial),
     ]
     for name in known_failures:  # a project's own files; the shipped one applies anyway
         command += ["--known-failures", name]
@@ -254,18 +481,30 @@ def run_entry(
         command += ["--properties", ",".join(spec.properties)]
     if spec.layers:
         command += ["--layers", ",".join(spec.layers)]
+    started = time.monotonic()
     code = _run(command, log, cwd=str(entry_dir))
-    if not report_path.is_file():
-        return EntryResult(
-            entry,
-            "run_failed",
-            key,
-            None,
-            f"rnn-harness run exited {code} without a report (see {log})",
-            str(log),
+    timings["run_s"] = round(time.monotonic() - started, 1)
+    report_path = partial / "report.json"
+    if code == EXIT_INTERRUPTED or not report_path.is_file():
+        why = "was interrupted" if code == EXIT_INTERRUPTED else f"exited {code} without a report"
+        result = EntryResult(
+            entry, "run_failed", key, None, f"rnn-harness run {why} (see {log})", str(log)
         )
-    report = json.loads(report_path.read_text(encoding="utf-8"))
-    return EntryResult(entry, "ok", key, report, log=str(log))
+        result.extra["timings"] = timings
+        return result  # not cached: the next run tries again
+    done = entry_dir / f"report-{key}"
+    shutil.rmtree(done, ignore_errors=True)
+    partial.rename(done)
+    report = json.loads((done / "report.json").read_text(encoding="utf-8"))
+    errored = _every_row_errored(report)
+    if errored is not None:
+        result = EntryResult(
+            entry, "run_failed", key, report, f"every test errored: {errored}", str(log)
+        )
+    else:
+        result = EntryResult(entry, "ok", key, report, log=str(log))
+    result.extra["timings"] = timings
+    return _store(result, entry_dir, done.name)
 
 
 def run_matrix(
@@ -275,13 +514,22 @@ def run_matrix(
     known_failures: Sequence[str] = (),
     jobs: int = 1,
     on_done=None,
+    from_cache: bool = False,
 ) -> list[EntryResult]:
-    """Run every entry (``jobs`` at a time); results in spec order."""
+    """Run every entry (``jobs`` at a time), or only read the cached results
+    (``from_cache``); results in spec order."""
     fingerprint = harness_fingerprint(known_failures)
+    wheel = HarnessWheel(work, fingerprint)
 
     def one(entry: MatrixEntry) -> EntryResult:
         result = run_entry(
-            entry, spec, work=work, fingerprint=fingerprint, known_failures=known_failures
+            entry,
+            spec,
+            work=work,
+            fingerprint=fingerprint,
+            known_failures=known_failures,
+            wheel=wheel,
+            from_cache=from_cache,
         )
         if on_done is not None:
             on_done(result)
@@ -291,141 +539,29 @@ def run_matrix(
         return list(pool.map(one, spec.entries))
 
 
-def merge_matrix(results: list[EntryResult], spec: MatrixSpec) -> dict[str, Any]:
-    """One matrix report: a column per environment, a row per (property, layer)."""
-    from harness.report.compare import compare_reports
-    from harness.report.model import utc_now, worst_status
-
-    columns, cells = [], {}
-    for result in results:
-        report = result.report or {}
-        columns.append(
-            {
-                "name": result.entry.name,
-                "packages": list(result.entry.packages),
-                "targets": report.get("targets", [{"name": t} for t in result.entry.targets]),
-                "status": result.status,
-                "message": result.message,
-                "summary": report.get("summary"),
-            }
-        )
-        for row in report.get("results", []):
-            cell = cells.setdefault(f"{row['property']}|{row['layer']}", {})
-            cell.setdefault(result.entry.name, []).append(row["status"])
-    rows = [
-        {
-            "property": key.split("|")[0],
-            "layer": key.split("|")[1],
-            "cells": {name: worst_status(statuses) for name, statuses in by_env.items()},
-        }
-        for key, by_env in sorted(cells.items())
-    ]
-    diffs = []
-    for old, new in itertools.pairwise(results):
-        if old.report is None or new.report is None:
-            continue
-        cmp = compare_reports(old.report, new.report)
-        diffs.append(
-            {
-                "from": old.entry.name,
-                "to": new.entry.name,
-                "regressed": cmp.regressed,
-                "broke": [asdict(c) for c in cmp.broke],
-                "fixed": [asdict(c) for c in cmp.fixed],
-                "versions": [asdict(v) for v in cmp.version_changes],
-            }
-        )
+def column(result: EntryResult) -> dict[str, Any]:
+    """A matrix column: the entry, what it ran on, its status and timings."""
+    report = result.report or {}
     return {
-        "schema": MATRIX_SCHEMA,
-        "created": utc_now(),
-        "profile": spec.profile,
-        "columns": columns,
-        "rows": rows,
-        "diffs": diffs,
+        "name": result.entry.name,
+        "packages": [*result.entry.packages, *(r for _, r in result.entry.replace)],
+        "targets": report.get("targets", [{"name": t} for t in result.entry.targets]),
+        "status": result.status,
+        "message": result.message,
+        "summary": report.get("summary"),
+        "timings": result.extra.get("timings", {}),
+        "cached": bool(result.extra.get("cached")),
     }
 
 
-STATUS_WORD = {
-    "passed": "pass",
-    "failed": "FAIL",
-    "error": "ERROR",
-    "skipped": "skip",
-    "known_failure": "known",
-    "fixed": "fixed",
-}
+def merge_matrix(results: list[EntryResult], spec: MatrixSpec) -> dict[str, Any]:
+    """One matrix report (``harness.report.timeline``): a column per environment, a row
+    per (property, test, layer), each target's release line with its timelines, the diffs.
 
-
-def render_matrix_markdown(matrix: dict[str, Any]) -> str:
-    """The matrix as Markdown: environments, the property x environment table, the diffs."""
-    from harness.report.writers import markdown_text
-
-    lines = [f"# rnn-harness matrix ({matrix['created']}, profile {matrix['profile']})", ""]
-    lines += ["| environment | packages | targets and versions | status |", "|---|---|---|---|"]
-    for col in matrix["columns"]:
-        targets = "; ".join(
-            f"{t['name']}: " + ", ".join(f"{k} {v}" for k, v in t.get("versions", {}).items())
-            for t in col["targets"]
-        )
-        status = col["status"] + (f" — {col['message']}" if col.get("message") else "")
-        lines.append(
-            f"| {markdown_text(col['name'])} | {markdown_text(' '.join(col['packages']))} "
-            f"| {markdown_text(targets)} | {markdown_text(status)} |"
-        )
-    names = [c["name"] for c in matrix["columns"]]
-    lines += ["", "| property | layer | " + " | ".join(names) + " |"]
-    lines.append("|---|---|" + "---|" * len(names))
-    for row in matrix["rows"]:
-        cells = [STATUS_WORD.get(row["cells"].get(n, ""), "—") for n in names]
-        lines.append(f"| {row['property']} | {row['layer']} | " + " | ".join(cells) + " |")
-    lines += ["", "## Upgrade diffs (consecutive environments)", ""]
-    for diff in matrix["diffs"]:
-        lines.append(
-            f"### {diff['from']} → {diff['to']}" + (" — REGRESSED" if diff["regressed"] else "")
-        )
-        for v in diff["versions"]:
-            lines.append(f"- {v['target']}: {v['package']} {v['old']} → {v['new']}")
-        for label in ("broke", "fixed"):
-            for change in diff[label]:
-                lines.append(
-                    f"- {label}: {change['property']} [{change['layer']}] "
-                    f"{change['old']} → {change['new']}"
-                )
-        if not diff["broke"] and not diff["fixed"]:
-            lines.append("- no status changed")
-        lines.append("")
-    return "\n".join(lines) + "\n"
-
-
-def render_matrix_html(matrix: dict[str, Any]) -> str:
-    """The matrix as one self-contained, escaped HTML page."""
-    import jinja2
-
-    template = jinja2.Environment(autoescape=True).from_string(MATRIX_HTML)
-    return template.render(m=matrix, words=STATUS_WORD)
-
-
-MATRIX_HTML = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>rnn-harness matrix</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px}
-.passed{background:#d8f5d8}.failed{background:#f8c8c8}.error{background:#f0c0f0}
-.known_failure{background:#fbeec0}.fixed{background:#c8ecf8}.skipped{color:#888}
-</style></head><body>
-<h1>rnn-harness matrix</h1><p>{{ m.created }} — profile {{ m.profile }}</p>
-<table><tr><th>environment</th><th>packages</th><th>targets</th><th>status</th></tr>
-{% for c in m.columns %}<tr><td>{{ c.name }}</td><td>{{ c.packages|join(' ') }}</td>
-<td>{% for t in c.targets %}{{ t.name }} ({% for k, v in (t.versions or {}).items() %}{{ k }} {{ v }}{% if not loop.last %}, {% endif %}{% endfor %})<br>{% endfor %}</td>
-<td>{{ c.status }}{% if c.message %}: {{ c.message }}{% endif %}</td></tr>{% endfor %}</table>
-<table><tr><th>property</th><th>layer</th>{% for c in m.columns %}<th>{{ c.name }}</th>{% endfor %}</tr>
-{% for r in m.rows %}<tr><td>{{ r.property }}</td><td>{{ r.layer }}</td>
-{% for c in m.columns %}{% set s = r.cells.get(c.name, '') %}<td class="{{ s }}">{{ words.get(s, '—') }}</td>{% endfor %}</tr>{% endfor %}
-</table>
-<h2>Upgrade diffs</h2>
-{% for d in m.diffs %}<h3>{{ d.from }} → {{ d.to }}{% if d.regressed %} — REGRESSED{% endif %}</h3><ul>
-{% for v in d.versions %}<li>{{ v.target }}: {{ v.package }} {{ v.old }} → {{ v.new }}</li>{% endfor %}
-{% for c in d.broke %}<li>broke: {{ c.property }} [{{ c.layer }}] {{ c.old }} → {{ c.new }}</li>{% endfor %}
-{% for c in d.fixed %}<li>fixed: {{ c.property }} [{{ c.layer }}] {{ c.old }} → {{ c.new }}</li>{% endfor %}
-</ul>{% endfor %}
-</body></html>
-"""
+    A column where every test errored (``run_failed``) keeps its report for reading but
+    gives no verdict: its cells read ``not_run``.
+    """
+    reports = {r.entry.name: r.report if r.status in ("ok", "cached") else None for r in results}
+    return merge_columns(
+        [column(r) for r in results], reports, profile=spec.profile, diffs=spec.diffs
+    )
