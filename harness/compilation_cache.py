@@ -37,6 +37,15 @@ OFF_VALUES = ("off", "none", "0", "false", "no")
 MAX_CACHE_BYTES = 2**30
 
 
+# The JAX options the cache is set up with; JAX releases before 0.4.26 or so lack some.
+CACHE_OPTIONS = (
+    "jax_compilation_cache_dir",
+    "jax_persistent_cache_min_compile_time_secs",
+    "jax_persistent_cache_min_entry_size_bytes",
+    "jax_compilation_cache_max_size",
+)
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rnn-harness" / "jax-compilation"
@@ -58,6 +67,9 @@ def enable_jax_compilation_cache() -> dict[str, Any]:
     """
     import jax
 
+    missing = [name for name in CACHE_OPTIONS if not hasattr(jax.config, name)]
+    if missing:  # an older JAX (e.g. in a release-line matrix): run without the cache
+        return {"dir": None, "unsupported": f"jax {jax.__version__} has no {', '.join(missing)}"}
     own = jax.config.jax_compilation_cache_dir
     if own:
         return {"dir": str(own), "set_by": "JAX_COMPILATION_CACHE_DIR"}

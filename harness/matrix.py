@@ -461,8 +461,9 @@ def run_entry(
         if any(word in failure for word in UNRESOLVABLE):
             _store(result, entry_dir, None)  # the index cannot satisfy it: a result
         return result
-    partial = entry_dir / f"report-{key}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
+    # Reused only once its result file says it finished: an interrupted run starts afresh.
+    report_dir = entry_dir / f"report-{key}"
+    shutil.rmtree(report_dir, ignore_errors=True)
     command = [
         str(env_dir / "bin" / "python"),
         "-m",
@@ -473,7 +474,7 @@ def run_entry(
         "--profile",
         spec.profile,
         "--out",
-        str(partial),
+        str(report_dir),
     ]
     for name in known_failures:  # a project's own files; the shipped one applies anyway
         command += ["--known-failures", name]
@@ -484,7 +485,7 @@ def run_entry(
     started = time.monotonic()
     code = _run(command, log, cwd=str(entry_dir))
     timings["run_s"] = round(time.monotonic() - started, 1)
-    report_path = partial / "report.json"
+    report_path = report_dir / "report.json"
     if code == EXIT_INTERRUPTED or not report_path.is_file():
         why = "was interrupted" if code == EXIT_INTERRUPTED else f"exited {code} without a report"
         result = EntryResult(
@@ -492,10 +493,7 @@ def run_entry(
         )
         result.extra["timings"] = timings
         return result  # not cached: the next run tries again
-    done = entry_dir / f"report-{key}"
-    shutil.rmtree(done, ignore_errors=True)
-    partial.rename(done)
-    report = json.loads((done / "report.json").read_text(encoding="utf-8"))
+    report = json.loads(report_path.read_text(encoding="utf-8"))
     errored = _every_row_errored(report)
     if errored is not None:
         result = EntryResult(
@@ -504,7 +502,7 @@ def run_entry(
     else:
         result = EntryResult(entry, "ok", key, report, log=str(log))
     result.extra["timings"] = timings
-    return _store(result, entry_dir, done.name)
+    return _store(result, entry_dir, report_dir.name)
 
 
 def run_matrix(
