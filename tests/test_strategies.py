@@ -24,7 +24,9 @@ from harness.profiles import profile_settings
 from harness.pytest_plugin import LAYER_FIXTURE
 from harness.specs import ACTIVATIONS, GATES, LAYER_KINDS, RECURRENT_ACTIVATIONS, Case, LayerSpec
 from harness.strategies import (
+    LONG_SEQUENCE,
     MAX_ABS_INPUT,
+    MAX_ABS_STATE,
     MAX_BATCH,
     MAX_CHUNK_LENGTH,
     MAX_CHUNKS,
@@ -34,6 +36,8 @@ from harness.strategies import (
     MAX_WEIGHT_SCALE,
     MIN_RECURRENT_GAIN,
     MIN_WEIGHT_SCALE,
+    RARE_ODDS,
+    WIDE_UNITS,
     ZERO_ODDS,
     batch_sizes,
     cases,
@@ -52,7 +56,7 @@ from properties import (
     test_stateless_batches_independent,
 )
 from tests.property_runner import property_id
-from tests.reference_target import ReferenceTarget
+from tests.reference_target import ReferenceRunner, ReferenceTarget
 
 EXAMPLES = settings(max_examples=50, deadline=None)
 # find() stops at the first match; the budget only bounds a search that would fail.
@@ -196,7 +200,7 @@ def test_layer_states_have_one_bounded_array_per_state(data: st.DataObject) -> N
     for s in states:
         assert s.shape == (batch, spec.units)
         assert s.dtype == np.float32
-        assert np.abs(s).max() <= 1.0
+        assert np.abs(s).max() <= MAX_ABS_STATE
 
 
 # --- Every regime is reachable --------------------------------------------------------
@@ -530,3 +534,104 @@ def test_the_sensitivity_count_is_none_where_a_property_does_not_count() -> None
     assert check.sensitive_examples is None
     check.sensitive(False)
     assert check.sensitive_examples == 0
+
+
+# --- Rare regions: wide layers, long sequences, states beyond 1 ------------------------
+
+
+def _wide_and_long(case: Case) -> bool:
+    return case.spec.units > MAX_UNITS and case.timesteps > MAX_CHUNKS * MAX_CHUNK_LENGTH
+
+
+def test_wide_layers_over_long_sequences_are_reachable() -> None:
+    case = find(
+        cases(kind="LSTM", min_chunks=2),
+        lambda c: c.spec.units > WIDE_UNITS // 2 and c.timesteps > LONG_SEQUENCE // 2,
+        settings=FIND,
+    )
+    assert WIDE_UNITS // 2 < case.spec.units <= WIDE_UNITS
+    assert LONG_SEQUENCE // 2 < case.timesteps <= LONG_SEQUENCE
+    assert case.x.shape == (case.batch_size, case.timesteps, case.spec.features)
+    assert [w.shape for w in case.weights] == case.spec.weight_shapes()
+
+
+@pytest.mark.parametrize("max_chunks", [1, MAX_CHUNKS])
+def test_wide_and_long_cases_are_a_small_share_within_their_bounds(max_chunks: int) -> None:
+    drawn = sampled(cases(kind="GRU", max_chunks=max_chunks), 300)
+    rare = [c for c in drawn if c.spec.units > MAX_UNITS]
+    # About one in RARE_ODDS (12): present, yet a small share of the budget.
+    assert 0 < len(rare) <= 3 * len(drawn) // RARE_ODDS
+    assert all(c.spec.units <= WIDE_UNITS and c.timesteps <= LONG_SEQUENCE for c in rare)
+    assert any(c.timesteps > MAX_CHUNKS * MAX_CHUNK_LENGTH for c in rare)
+    common = [c for c in drawn if c.spec.units <= MAX_UNITS]
+    assert all(max(c.splits) <= MAX_CHUNK_LENGTH for c in common)
+
+
+def test_failures_shrink_out_of_the_wide_and_long_region() -> None:
+    case = find(cases(kind="SimpleRNN"), lambda c: True, settings=FIND)
+    assert case.spec.units == 1
+    assert case.timesteps == 1
+
+
+class _WideKernelBugRunner(ReferenceRunner):
+    """A kernel switch gone wrong: for a layer wider than 32 units or a call longer than
+    64 steps, a stateless layer starts each call from the previous call's final states."""
+
+    last: list | None = None
+
+    def __call__(self, x, *, initial_state=None, **kwargs):
+        if not self.stateful and (self.spec.units > 32 or x.shape[1] > 64):
+            same_batch = self.last is not None and len(self.last[0]) == len(x)
+            if initial_state is None and same_batch:
+                initial_state = self.last
+        out = super().__call__(x, initial_state=initial_state, **kwargs)
+        self.last = out.states
+        return out
+
+
+class _WideKernelBugTarget(ReferenceTarget):
+    def runner(self, spec: LayerSpec, *, batch_size: int | None, stateful: bool):
+        return _WideKernelBugRunner(spec, batch_size=batch_size, stateful=stateful)
+
+
+def test_the_ci_profile_reaches_a_bug_only_wide_or_long_layers_have() -> None:
+    # Without the rare region every layer has at most MAX_UNITS units and every call at
+    # most MAX_CHUNK_LENGTH steps here: this target would pass.
+    test = test_stateless_batches_independent.test_stateless_batches_independent
+    target = _WideKernelBugTarget()
+    check = PropertyCheck(property_id(test), "LSTM", target.name)
+    key = seeds.key(test.__module__, test.__name__, {LAYER_FIXTURE: "LSTM"})
+    drawn: list[Case] = []
+
+    @seed(seeds.derive_seed(0, key))
+    @seeds.seeded_settings(profile_settings("ci"), database=None)
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        recording = _Recording(check, drawn)
+        test.hypothesis.inner_test(target=target, layer_kind="LSTM", check=recording, data=data)
+
+    with pytest.raises(AssertionError, match="after another batch vs first call"):
+        run()
+    assert any(c.spec.units > 32 or c.timesteps > 64 for c in drawn)
+
+
+class _Recording:
+    """A ``PropertyCheck`` that also keeps every case it is shown."""
+
+    def __init__(self, check: PropertyCheck, drawn: list):
+        self.check, self.drawn = check, drawn
+
+    def example(self, **data) -> None:
+        self.drawn.append(data["case"])
+        self.check.example(**data)
+
+    def __getattr__(self, name: str):
+        return getattr(self.check, name)
+
+
+def test_states_beyond_one_are_reachable_and_failures_shrink_inside_one() -> None:
+    spec = LayerSpec("LSTM", units=2, features=1)
+    big = find(layer_states(spec, 2), lambda s: np.abs(s[1]).max() > 1.0, settings=FIND)
+    assert 1.0 < np.abs(big[1]).max() <= MAX_ABS_STATE
+    first = find(layer_states(spec, 2), lambda s: True, settings=FIND)
+    assert 0.5 < np.abs(first[0]).max() <= 1.0

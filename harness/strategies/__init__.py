@@ -12,7 +12,9 @@ validate their arguments when they are built (``harness.strategies.validation``)
 
 from harness.strategies.layers import (
     INPUT_MAGNITUDES,
+    LONG_SEQUENCE,
     MAX_ABS_INPUT,
+    MAX_ABS_STATE,
     MAX_BATCH,
     MAX_CHUNK_LENGTH,
     MAX_CHUNKS,
@@ -23,7 +25,9 @@ from harness.strategies.layers import (
     MAX_WEIGHT_SCALE,
     MIN_RECURRENT_GAIN,
     MIN_WEIGHT_SCALE,
+    RARE_ODDS,
     STATE_MAGNITUDES,
+    WIDE_UNITS,
     ZERO_ODDS,
     batch_sizes,
     cases,
@@ -53,7 +57,9 @@ from harness.strategies.models import (
 
 __all__ = [
     "INPUT_MAGNITUDES",
+    "LONG_SEQUENCE",
     "MAX_ABS_INPUT",
+    "MAX_ABS_STATE",
     "MAX_BATCH",
     "MAX_CHUNKS",
     "MAX_CHUNK_LENGTH",
@@ -71,7 +77,9 @@ __all__ = [
     "MAX_WEIGHT_SCALE",
     "MIN_RECURRENT_GAIN",
     "MIN_WEIGHT_SCALE",
+    "RARE_ODDS",
     "STATE_MAGNITUDES",
+    "WIDE_UNITS",
     "ZERO_ODDS",
     "batch_sizes",
     "cases",

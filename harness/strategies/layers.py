@@ -46,7 +46,10 @@ MAX_CHUNK_LENGTH = 6  # chunk lengths 1..6 cover single steps and multi-step car
 MAX_ABS_INPUT = 10.0  # saturates tanh/sigmoid gates, yet x @ W stays far from float32 overflow
 # Unit first: what a failure shrinks to. Then the linear regime and saturating gates.
 INPUT_MAGNITUDES = (1.0, 0.1, MAX_ABS_INPUT)
-STATE_MAGNITUDES = (1.0, 0.5)  # bounded by 1, like tanh outputs
+# Bounded by 1 like tanh outputs, then beyond: an LSTM's cell state c is no tanh output
+# and grows past 1 (f near 1 accumulates i * g), and a user may set any state.
+MAX_ABS_STATE = 4.0
+STATE_MAGNITUDES = (1.0, 0.5, MAX_ABS_STATE)
 # All-zero inputs (or states) in about one draw in ZERO_ODDS: a regime worth a few
 # examples (padding, bias-only dynamics), but one where a carried state, a reset or a
 # swapped sample barely shows. Hypothesis draws the largest value of a small integer
@@ -61,6 +64,14 @@ MAX_WEIGHT_SCALE = 3.0  # with |x| <= 10 this drives gates into saturation and f
 MIN_RECURRENT_GAIN = 0.3  # the carried state must matter, or carry-over bugs hide
 MAX_RECURRENT_GAIN = 0.9  # below 1: contractive, so rounding errors do not compound
 MAX_SEED = 2**32 - 1
+# A rare region, about one example in RARE_ODDS (so ``ci`` meets it about twice per test
+# and ``thorough`` some 25 times): wide layers and long sequences, where bugs have been
+# reported and backends switch kernels (unrolled or blocked loops, other matmul tilings,
+# cuDNN's size heuristics). Each such example costs a new trace or compile on JAX and
+# TensorFlow, hence the small share; failures shrink out of it to the common region.
+RARE_ODDS = 12
+WIDE_UNITS = 64  # past the 32- and 64-wide tiles of common matmul kernels
+LONG_SEQUENCE = 200  # timesteps of the longest sequence drawn, split over the chunks
 
 # Strategies are built once and reused: building one per draw re-validates it every
 # time, which cost more than a PyTorch layer call (see benchmarks/bench.py).
@@ -92,6 +103,8 @@ _NONZERO_INPUT_MAGNITUDES = st.sampled_from(INPUT_MAGNITUDES)
 _STATE_MAGNITUDES = _magnitudes(STATE_MAGNITUDES)
 _WEIGHT_SCALES = st.floats(MIN_WEIGHT_SCALE, MAX_WEIGHT_SCALE)
 _RECURRENT_GAINS = st.floats(MIN_RECURRENT_GAIN, MAX_RECURRENT_GAIN)
+# True in about one draw in RARE_ODDS; shrinks to False.
+_RARE = st.integers(0, RARE_ODDS - 1).map(lambda i: i == RARE_ODDS - 1)
 
 
 # Each role of array has its own random stream, keyed by role, seed and shape too:
@@ -310,7 +323,11 @@ def weights(draw: st.DrawFn, spec: LayerSpec) -> list[np.ndarray]:
 
 
 def layer_states(spec: LayerSpec, batch_size: int) -> st.SearchStrategy[list[np.ndarray]]:
-    """One ``(batch_size, units)`` float32 array per state, bounded by 1 like tanh outputs."""
+    """One ``(batch_size, units)`` float32 array per state, bounded by ``MAX_ABS_STATE``.
+
+    Shrinks toward states bounded by 1 (like tanh outputs); about a third of the draws
+    go beyond, up to ``MAX_ABS_STATE``, as an LSTM's cell state does.
+    """
     check_argument(batch_size >= 1, f"batch_size={batch_size} must be at least 1")
     return _layer_states(spec, batch_size)
 
@@ -339,6 +356,11 @@ def cases(
 
     ``zero_inputs=False`` leaves out the all-zero input regime, for properties that
     compare rows with each other: zero inputs make every row alike.
+
+    About one case in ``RARE_ODDS`` is wide and long: ``MAX_UNITS + 1`` to ``WIDE_UNITS``
+    units and chunks of up to ``LONG_SEQUENCE // max_chunks`` steps (up to
+    ``LONG_SEQUENCE`` in all); the others have at most ``MAX_UNITS`` units and chunks of
+    at most ``MAX_CHUNK_LENGTH`` steps.
 
     Example:
         >>> case = cases(kind="LSTM", min_chunks=2).example()
@@ -400,15 +422,21 @@ def _cases(
     cudnn_eligible: bool = False,
     zero_inputs: bool = True,
 ) -> Case:
+    rare = draw(_RARE)
     spec = draw(
-        layer_specs(
-            kinds=[kind],
-            return_sequences=return_sequences,
-            return_state=return_state,
-            cudnn_eligible=cudnn_eligible,
+        _layer_specs(
+            (kind,),
+            MAX_UNITS + 1 if rare else 1,
+            WIDE_UNITS if rare else MAX_UNITS,
+            1,
+            MAX_FEATURES,
+            return_sequences,
+            return_state,
+            cudnn_eligible,
         )
     )
     batch_size = draw(st.integers(min_batch, max_batch))
-    splits = draw(_chunk_splits(min_chunks, max_chunks, 1, MAX_CHUNK_LENGTH))
+    max_length = LONG_SEQUENCE // max_chunks if rare else MAX_CHUNK_LENGTH
+    splits = draw(_chunk_splits(min_chunks, max_chunks, 1, max(max_length, MAX_CHUNK_LENGTH)))
     x = draw(_sequences((batch_size, sum(splits), spec.features), zeros=zero_inputs))
     return Case(spec, batch_size, splits, x, draw(weights(spec)))
