@@ -216,7 +216,11 @@ def test_timeline_pass_fail_pass_says_where_it_broke_and_where_it_was_fixed():
     [
         (["passed", "passed"], (None, None, None), "passed in every release that ran it"),
         (["failed", "known_failure"], (None, "a", None), "failed in every release that ran it"),
-        (["error", "passed"], (None, "a", "b"), "failed up to the fix in 3.1"),
+        (
+            ["error", "passed"],
+            (None, "a", "b"),
+            "failed from 3.0 (the first release that ran it), fixed in 3.1",
+        ),
         (["passed", "flaky"], ("a", "b", None), "last passed in 3.0, failed from 3.1, not fixed"),
         (["skipped", None], (None, None, None), "no verdict (never ran, or skipped)"),
     ],
@@ -329,7 +333,9 @@ def test_a_schema_1_matrix_is_read_as_schema_2(tmp_path):
     assert matrix["rows"][0]["test"] == "paths_agree"
     (line,) = matrix["timelines"]
     assert (line["first_failed"], line["fixed_in"]) == ("old", "new")
-    assert "failed up to the fix in 3.15.1" in render_matrix_markdown(matrix)
+    assert "failed from 3.0.5 (the first release that ran it), fixed in 3.15.1" in (
+        render_matrix_markdown(matrix)
+    )
     path.write_text('{"schema": "something/else"}', encoding="utf-8")
     with pytest.raises(HarnessUsageError, match="expected schema rnn-harness-matrix/1 or"):
         load_matrix(path)

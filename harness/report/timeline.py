@@ -169,7 +169,8 @@ def timeline_text(entry: dict[str, Any], releases: dict[str, str]) -> str:
     if entry["failing"] == entry["ran"]:
         return "failed in every release that ran it"
     if entry["last_passed"] is None:
-        text = f"failed up to the fix in {name(entry['fixed_in'])}"
+        text = f"failed from {name(entry['first_failed'])} (the first release that ran it)"
+        text += f", fixed in {name(entry['fixed_in'])}"
     else:
         text = f"last passed in {name(entry['last_passed'])}, failed from "
         text += name(entry["first_failed"])
