@@ -45,7 +45,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from harness.errors import HarnessUsageError
-from harness.specs import LAYER_KINDS
+from harness.specs import ALL_LAYER_KINDS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -244,9 +244,9 @@ def _entry(raw: Any, *, where: str, folder: Path, property_ids: tuple[str, ...])
         )
     if not raw["test"].startswith("test_"):
         raise _refuse(where, f"test={raw['test']!r} must name a property test function")
-    if raw["layer"] not in (*LAYER_KINDS, "*"):
+    if raw["layer"] not in (*ALL_LAYER_KINDS, "*"):
         raise _refuse(
-            where, f"layer={raw['layer']!r}; expected one of {', '.join(LAYER_KINDS)} or '*'"
+            where, f"layer={raw['layer']!r}; expected one of {', '.join(ALL_LAYER_KINDS)} or '*'"
         )
     for key in ("layer", "target"):
         if raw[key] == "*" and not raw.get(f"{key}_reason"):

@@ -43,6 +43,7 @@ from harness.known_failures import (
     load_known_failure_files,
     recognise,
 )
+from harness.layer_kinds import not_applicable
 from harness.precision import PRECISION_ENV, precision_from_env, validate_precision
 from harness.profiles import (
     DEFAULT_PROFILE,
@@ -54,7 +55,7 @@ from harness.profiles import (
 from harness.recognition import Recognition
 from harness.report.row import ResultRow
 from harness.shards import node_sort_key, parse_shard, select
-from harness.specs import LAYER_KINDS
+from harness.specs import ALL_LAYER_KINDS, LAYER_KINDS
 from harness.targets import default_target_name, get_target, validate_target_name
 
 PACKAGE = Path(__file__).resolve().parent
@@ -369,11 +370,11 @@ def _layers(config: pytest.Config) -> tuple[str, ...]:
     if not raw:
         return LAYER_KINDS
     layers = tuple(s.strip() for s in raw.split(",") if s.strip())
-    unknown = [s for s in layers if s not in LAYER_KINDS]
+    unknown = [s for s in layers if s not in ALL_LAYER_KINDS]
     if unknown or not layers:
         raise pytest.UsageError(
             f"--rnn-layers={raw!r}: unknown layer kind(s) {', '.join(unknown) or '(none given)'}; "
-            f"expected a comma list of {', '.join(LAYER_KINDS)}"
+            f"expected a comma list of {', '.join(ALL_LAYER_KINDS)}"
         )
     return layers
 
@@ -436,6 +437,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             chosen = set(map(id, kept))
             config.hook.pytest_deselected(items=[i for i in items if id(i) not in chosen])
             items[:] = kept
+    for item in items if harness is not None else ():
+        reason = not_applicable(_property_id(item), _layer(item))
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
     if harness is None or not harness.known:
         return
     versions = installed_versions(harness.target)

@@ -54,7 +54,7 @@ class ReferenceResult:
 
 def zero_states(spec: LayerSpec, batch_size: int) -> list[np.ndarray]:
     """The zero state a layer starts from: one ``(batch, units)`` array per state."""
-    return [np.zeros((batch_size, spec.units)) for _ in range(spec.n_states)]
+    return [np.zeros(shape) for shape in spec.state_shapes(batch_size)]
 
 
 def run_reference(
@@ -77,6 +77,10 @@ def run_reference(
         >>> float(run_reference(spec, w, np.zeros((1, 2, 1))).states[0][0, 0])
         0.0
     """
+    if spec.kind not in _STEPS:  # the extra kinds: cells, stacks, ConvLSTM
+        from harness.layer_kinds import run_extra_reference
+
+        return run_extra_reference(spec, weights, x, initial_state, run_reference)
     x = np.asarray(x, dtype=np.float64)
     batch, timesteps, _ = x.shape
     w = [np.asarray(a, dtype=np.float64) for a in weights]

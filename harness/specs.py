@@ -27,6 +27,15 @@ import numpy as np
 from harness.errors import check_argument
 
 LAYER_KINDS = ("LSTM", "GRU", "SimpleRNN")
+# More built-in recurrent layers, run when named (``--layers``): the default stays the three
+# classic layers so that CI time does not grow. A cell kind is the cell wrapped in
+# ``keras.layers.RNN`` (the math and weights of its layer); ConvLSTM<N>D convolves over N
+# spatial axes; StackedRNNCells is a drawn stack of built-in cells in one ``keras.layers.RNN``.
+CELL_KINDS = {"LSTMCell": "LSTM", "GRUCell": "GRU", "SimpleRNNCell": "SimpleRNN"}
+CONV_LSTM_RANKS = {"ConvLSTM1D": 1, "ConvLSTM2D": 2, "ConvLSTM3D": 3}
+STACKED = "StackedRNNCells"
+EXTRA_LAYER_KINDS = (*CONV_LSTM_RANKS, *CELL_KINDS, STACKED)
+ALL_LAYER_KINDS = LAYER_KINDS + EXTRA_LAYER_KINDS
 # Activations the float64 reference implements identically on every target. Gates stay
 # sigmoid: a tanh gate can go negative and make the recurrence expansive (chaotic), where
 # float32 and float64 trajectories part ways for no fault of the framework.
@@ -72,11 +81,35 @@ class LayerSpec:
     activation: str = "tanh"
     recurrent_activation: str = "sigmoid"
     use_cudnn: bool | str = "auto"
+    # ConvLSTM<N>D only: the input's N spatial sizes and the (odd) kernel size, padding "same".
+    spatial: tuple[int, ...] = ()
+    kernel_size: int = 1
+    # StackedRNNCells only: (cell kind, units) per cell, bottom first; units is the last's.
+    cells: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         check_argument(
-            self.kind in LAYER_KINDS,
-            f"kind={self.kind!r} is not a recurrent layer kind; expected one of {', '.join(LAYER_KINDS)}",
+            self.kind in ALL_LAYER_KINDS,
+            f"kind={self.kind!r} is not a recurrent layer kind; "
+            f"expected one of {', '.join(ALL_LAYER_KINDS)}",
+        )
+        check_argument(
+            len(self.spatial) == CONV_LSTM_RANKS.get(self.kind, 0),
+            f"spatial={self.spatial!r} for kind {self.kind!r}; expected "
+            f"{CONV_LSTM_RANKS.get(self.kind, 0)} spatial sizes",
+        )
+        check_argument(
+            self.kernel_size >= 1 and self.kernel_size % 2 == 1,
+            f"kernel_size={self.kernel_size} must be odd and positive (padding 'same' is "
+            "symmetric only for odd kernels)",
+        )
+        check_argument(
+            (self.kind == STACKED) == bool(self.cells)
+            and all(k in CELL_KINDS and u >= 1 for k, u in self.cells)
+            and (not self.cells or self.cells[-1][1] == self.units),
+            f"cells={self.cells!r} for kind {self.kind!r}: StackedRNNCells needs (cell kind, "
+            f"units) pairs of {', '.join(CELL_KINDS)}, the last with units={self.units}; "
+            "other kinds none",
         )
         check_argument(self.units >= 1, f"units={self.units} must be at least 1")
         check_argument(self.features >= 1, f"features={self.features} must be at least 1")
@@ -95,12 +128,65 @@ class LayerSpec:
         )
 
     @property
+    def base_kind(self) -> str | None:
+        """The classic layer whose math this kind has (ConvLSTM: LSTM's); None for a stack."""
+        if self.kind in CONV_LSTM_RANKS:
+            return "LSTM"
+        return None if self.kind == STACKED else CELL_KINDS.get(self.kind, self.kind)
+
+    def cell_specs(self) -> list[LayerSpec]:
+        """StackedRNNCells: one classic-layer spec per cell, each fed the previous output."""
+        specs, features = [], self.features
+        for kind, units in self.cells:
+            base = CELL_KINDS[kind]
+            specs.append(
+                LayerSpec(
+                    base,
+                    units=units,
+                    features=features,
+                    reset_after=self.reset_after,
+                    use_bias=self.use_bias,
+                    activation=self.activation,
+                    recurrent_activation=self.recurrent_activation,
+                ).canonical()
+            )
+            features = units
+        return specs
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input timestep: ``(*spatial, features)``."""
+        return (*self.spatial, self.features)
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one output timestep: ``(*spatial, units)``."""
+        return (*self.spatial, self.units)
+
+    def state_shapes(self, batch_size: int) -> list[tuple[int, ...]]:
+        """Shapes of the states, flat and in Keras order (a stack: cell by cell)."""
+        if self.kind == STACKED:
+            return [s for c in self.cell_specs() for s in c.state_shapes(batch_size)]
+        return [(batch_size, *self.output_shape)] * self.n_states
+
+    @property
     def n_states(self) -> int:
         """How many state tensors the layer carries (LSTM: h and c)."""
-        return 2 if self.kind == "LSTM" else 1
+        if self.kind == STACKED:
+            return sum(c.n_states for c in self.cell_specs())
+        return 2 if self.base_kind == "LSTM" else 1
 
     def weight_shapes(self) -> list[tuple[int, ...]]:
         """Shapes of ``layer.get_weights()``, in Keras order (kernel, recurrent, bias)."""
+        if self.kind == STACKED:
+            return [s for c in self.cell_specs() for s in c.weight_shapes()]
+        if self.kind in CONV_LSTM_RANKS:
+            k = (self.kernel_size,) * len(self.spatial)
+            g = 4 * self.units
+            conv = [(*k, self.features, g), (*k, self.units, g)]
+            return conv + [(g,)] * self.use_bias
+        if self.kind in CELL_KINDS:
+            return self.replace(kind=self.base_kind).weight_shapes()
         g = GATES[self.kind] * self.units
         shapes: list[tuple[int, ...]] = [(self.features, g), (self.units, g)]
         if self.use_bias:
@@ -147,18 +233,31 @@ class LayerSpec:
         ``reset_after``: equal layers get equal specs, and so share cached models.
         """
         changes: dict[str, Any] = {}
-        if self.kind != "GRU":
+        kinds = [CELL_KINDS[k] for k, _ in self.cells] or [self.base_kind]
+        if self.kind not in ("LSTM", "GRU"):
+            changes["use_cudnn"] = "auto"  # only these two layers have the argument
+        if "GRU" not in kinds:
             changes["reset_after"] = True
+        if set(kinds) == {"SimpleRNN"}:
+            changes["recurrent_activation"] = "sigmoid"
         if self.kind == "SimpleRNN":
             changes["recurrent_activation"] = "sigmoid"
             changes["use_cudnn"] = "auto"
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        # The fields of the extra kinds only where they apply: classic specs read as before.
+        for name, default in (("spatial", ()), ("kernel_size", 1), ("cells", ())):
+            if data[name] == default:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LayerSpec:
+        data = dict(data)
+        data["spatial"] = tuple(data.get("spatial", ()))
+        data["cells"] = tuple((k, u) for k, u in data.get("cells", ()))
         return cls(**data)
 
     def replace(self, **changes: Any) -> LayerSpec:

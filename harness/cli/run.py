@@ -15,7 +15,7 @@ from harness.precision import DEFAULT_PRECISION, PRECISIONS
 from harness.profiles import PROFILES, profile_settings
 from harness.seeds import DATABASE_ENV, SEED_ENV, database_dir, resolve_run_seed
 from harness.shards import parse_shard, shard_text
-from harness.specs import LAYER_KINDS
+from harness.specs import EXTRA_LAYER_KINDS, LAYER_KINDS
 from harness.targets import TARGET_NAMES
 
 DEFAULT_OUT = "reports/latest"
@@ -32,7 +32,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--profile", default="ci", choices=PROFILES, help="Hypothesis profile (default: ci)"
     )
     run.add_argument("--properties", help="comma list of property ids (default: all implemented)")
-    run.add_argument("--layers", help=f"comma list of {', '.join(LAYER_KINDS)} (default: all)")
+    run.add_argument(
+        "--layers",
+        help=f"comma list of {', '.join(LAYER_KINDS)} (the default) and, when named, "
+        f"{', '.join(EXTRA_LAYER_KINDS)}",
+    )
     run.add_argument(
         "--out", default=DEFAULT_OUT, help=f"report directory (default: {DEFAULT_OUT})"
     )

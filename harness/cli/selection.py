@@ -12,7 +12,7 @@ from pathlib import Path
 from harness.catalogue import PROPERTY_IDS
 from harness.env import BACKEND_DISTRIBUTIONS, backend_of, distribution_version
 from harness.errors import HarnessUsageError
-from harness.specs import LAYER_KINDS
+from harness.specs import ALL_LAYER_KINDS, LAYER_KINDS
 from harness.targets import KERAS3_TARGETS, TARGET_NAMES
 
 
@@ -121,5 +121,5 @@ def resolve_properties(raw: str | None) -> list[str]:
 
 
 def resolve_layers(raw: str | None) -> list[str]:
-    """The layer kinds of ``--layers``: by default all of them."""
-    return comma_list(raw, option="--layers", allowed=LAYER_KINDS) or list(LAYER_KINDS)
+    """The layer kinds of ``--layers``: by default the classic three (LSTM, GRU, SimpleRNN)."""
+    return comma_list(raw, option="--layers", allowed=ALL_LAYER_KINDS) or list(LAYER_KINDS)

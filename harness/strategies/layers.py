@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 from hypothesis import strategies as st
 
+from harness import layer_kinds
 from harness.errors import check_argument
 from harness.specs import (
     ACTIVATIONS,
@@ -313,6 +314,8 @@ def weights(draw: st.DrawFn, spec: LayerSpec) -> list[np.ndarray]:
     gain = draw(_RECURRENT_GAINS)
     seed = draw(_SEEDS)
     rng = _rng(_WEIGHTS, seed)
+    if spec.kind in layer_kinds.EXTRA_LAYER_KINDS:
+        return layer_kinds.draw_weights(draw, spec, weights, rng, scale, gain)
     arrays = [rng.uniform(-scale, scale, size=s) for s in spec.weight_shapes()]
     blocks = np.split(arrays[1], GATES[spec.kind], axis=1)
     norms = [max(np.linalg.norm(b, 2), 1e-12) for b in blocks]
@@ -336,8 +339,8 @@ def layer_states(spec: LayerSpec, batch_size: int) -> st.SearchStrategy[list[np.
 def _layer_states(draw: st.DrawFn, spec: LayerSpec, batch_size: int) -> list[np.ndarray]:
     seed = draw(_SEEDS)
     magnitude = draw(_STATE_MAGNITUDES)
-    shape = (batch_size, spec.units)
-    return [_uniform(_rng(_STATES, seed, i), magnitude, shape) for i in range(spec.n_states)]
+    shapes = spec.state_shapes(batch_size)
+    return [_uniform(_rng(_STATES, seed, i), magnitude, s) for i, s in enumerate(shapes)]
 
 
 def cases(
@@ -367,9 +370,14 @@ def cases(
         >>> case.x.shape == (case.batch_size, sum(case.splits), case.spec.features)
         True
     """
-    check_argument(kind in LAYER_KINDS, f"kind={kind!r}; expected one of {', '.join(LAYER_KINDS)}")
+    kinds = layer_kinds.ALL_LAYER_KINDS
+    check_argument(kind in kinds, f"kind={kind!r}; expected one of {', '.join(kinds)}")
     check_range("chunks", min_chunks, max_chunks, floor=1, ceiling=64)
     check_range("batch", min_batch, max_batch, floor=1, ceiling=64)
+    if kind in layer_kinds.EXTRA_LAYER_KINDS:
+        return layer_kinds.cases(
+            kind, min_chunks, max_chunks, min_batch, max_batch, return_sequences, return_state
+        )
     return _case_strategy(
         kind,
         min_chunks,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from harness import layer_kinds
 from harness.compilation_cache import enable_jax_compilation_cache
 from harness.env import BACKEND_DISTRIBUTIONS, distribution_version
 from harness.errors import HarnessUsageError
@@ -81,7 +82,7 @@ class Keras3Runner(Runner):
         self.spec = spec
         self.batch_size = batch_size
         self.stateful = stateful
-        layer_cls = getattr(keras.layers, spec.kind)
+        layer_cls = getattr(keras.layers, spec.kind, None)  # None: an extra kind
         # Weights are always loaded before a run, so random initializers (on JAX an
         # orthogonal initializer compiles a QR per shape) would only cost time.
         initializers = (
@@ -91,8 +92,11 @@ class Keras3Runner(Runner):
             if compiled
             else {}
         )
-        self.layer = layer_cls(stateful=stateful, **spec.layer_kwargs(), **initializers)
-        self.layer.build((batch_size, None, spec.features))
+        if spec.kind in layer_kinds.EXTRA_LAYER_KINDS:
+            self.layer = layer_kinds.build_layer(keras, spec, stateful=stateful, zeros=compiled)
+        else:
+            self.layer = layer_cls(stateful=stateful, **spec.layer_kwargs(), **initializers)
+        self.layer.build((batch_size, None, *spec.input_shape))
         self._model = None
         self._compiled = False
         self._jit = self._jax_call(self.layer) if compiled else None
@@ -102,7 +106,7 @@ class Keras3Runner(Runner):
         """``layer(x)`` compiled on JAX (``None`` on other backends: eager calls)."""
         if self.keras.backend.backend() != "jax":
             return None
-        states = layer.states if self.stateful else []
+        states = layer_kinds.flat(layer.states) if self.stateful else []
         return JaxCompiledCall(self.keras, layer, states, stats=self.stats)
 
     @property
@@ -110,7 +114,7 @@ class Keras3Runner(Runner):
         """The functional model around the layer, built on first use."""
         if self._model is None:
             keras = self.keras
-            inputs = keras.Input(batch_shape=(self.batch_size, None, self.spec.features))
+            inputs = keras.Input(batch_shape=(self.batch_size, None, *self.spec.input_shape))
             self._model = keras.Model(inputs, self.layer(inputs))
         return self._model
 
@@ -135,7 +139,7 @@ class Keras3Runner(Runner):
     def _split(self, result) -> Output:
         if self.spec.return_state:
             head, *states = result
-            return Output(self._numpy(head), [self._numpy(s) for s in states])
+            return Output(self._numpy(head), [self._numpy(s) for s in layer_kinds.flat(states)])
         return Output(self._numpy(result))
 
     def set_weights(self, weights: Sequence[np.ndarray]) -> None:
@@ -169,6 +173,7 @@ class Keras3Runner(Runner):
                 )
             # Keras 2 insists on tensors for initial_state in an eager call.
             states = [self._tensor(np.asarray(s, dtype=np.float32)) for s in initial_state]
+            states = layer_kinds.nest(self.spec, states)
             return self._split(self.layer(x, initial_state=states))
         if path == "call":
             return self._split(self._call_layer(x))
@@ -203,23 +208,22 @@ class Keras3Runner(Runner):
     def _zero_targets(self, x: np.ndarray):
         """All-zero targets shaped like the model's outputs, so the loss is mean(output**2)."""
         batch, timesteps = x.shape[0], x.shape[1]
-        units = self.spec.units
+        step = self.spec.output_shape
         head = np.zeros(
-            (batch, timesteps, units) if self.spec.return_sequences else (batch, units), np.float32
+            (batch, timesteps, *step) if self.spec.return_sequences else (batch, *step), np.float32
         )
         if self.spec.return_state:
-            return [head] + [
-                np.zeros((batch, units), np.float32) for _ in range(self.spec.n_states)
-            ]
+            states = [np.zeros(s, np.float32) for s in self.spec.state_shapes(batch)]
+            return [head, *layer_kinds.nest(self.spec, states)]
         return head
 
     def states(self) -> list[np.ndarray]:
         if not self.stateful:
             raise HarnessUsageError("states() needs a stateful runner; this one is stateless")
-        return [self._numpy(v) for v in self.layer.states]
+        return [self._numpy(v) for v in layer_kinds.flat(self.layer.states)]
 
     def set_states(self, states: Sequence[np.ndarray]) -> None:
-        for variable, value in zip(self.layer.states, states, strict=True):
+        for variable, value in zip(layer_kinds.flat(self.layer.states), states, strict=True):
             variable.assign(np.asarray(value, dtype=np.float32))
 
     def reset(self) -> None:
