@@ -12,6 +12,10 @@ the reviewed file shipped in the package, ``harness/data/known_failures.toml``),
 ``counterexample = { <layer> = "..." }`` added to the entry. Entries that already
 have a counterexample for a layer keep it. Review the diff before committing:
 each file is what every later run replays.
+
+A ``failed`` row counts too, for an entry written after the run that found it:
+its shrunk counterexample is recorded for the entry that covers the row and whose
+``check`` signature matches the row's failing comparison.
 """
 
 from __future__ import annotations
@@ -40,13 +44,16 @@ def collect(reports: list[Path], entries: list[KnownFailure]) -> dict[int, dict[
     found: dict[int, dict[str, dict]] = {}
     for path in reports:
         for row in load_report(path)["results"]:
-            if row["status"] != "known_failure":
+            if row["status"] == "failed":
+                _collect_failed(row, entries, found)
+            if row["status"] not in ("known_failure", "failed"):  # a failed row keeps its hits
                 continue
             for hit in (row.get("details") or {}).get("known_hits", {}).values():
                 if hit.get("counterexample") is None:
                     continue
                 for index, entry in enumerate(entries, start=1):
-                    if entry.signature.describe() == hit["signature"] and entry.covers(
+                    same = entry.signature.describe() == hit["signature"]
+                    if (same or _matches(entry, hit["failure"])) and entry.covers(
                         property_id=row["property"],
                         test=row["test"],
                         layer=row["layer"],
@@ -55,6 +62,41 @@ def collect(reports: list[Path], entries: list[KnownFailure]) -> dict[int, dict[
                         recorded = {"failure": hit["failure"], "example": hit["counterexample"]}
                         found.setdefault(index, {}).setdefault(row["layer"], recorded)
     return found
+
+
+def _matches(entry: KnownFailure, failure: dict) -> bool:
+    """Whether a recorded failure (exception type, check label, message) fits ``entry`` now."""
+    signature = entry.signature
+    checks = [
+        signature.check is None or re.search(signature.check, failure.get("check") or ""),
+        signature.exception is None or signature.exception == failure.get("exception"),
+        signature.message is None or re.search(signature.message, failure.get("message") or ""),
+    ]
+    return all(bool(c) for c in checks)
+
+
+def _collect_failed(row: dict, entries: list[KnownFailure], found: dict) -> None:
+    """A failed row's counterexample, for the entry that now records its failing check."""
+    example = row.get("counterexample") or {}
+    check = example.get("failed_comparison")
+    if check is None:
+        return
+    for index, entry in enumerate(entries, start=1):
+        if (
+            entry.signature.check is not None
+            and entry.signature.exception is None
+            and re.search(entry.signature.check, check)
+            and entry.covers(
+                property_id=row["property"],
+                test=row["test"],
+                layer=row["layer"],
+                target=row["target"],
+            )
+        ):
+            failure = {"exception": "PropertyFailure", "check": check, "message": row["message"]}
+            found.setdefault(index, {}).setdefault(
+                row["layer"], {"failure": failure, "example": example}
+            )
 
 
 def add_counterexamples(toml: Path, index: int, files: dict[str, str]) -> None:
@@ -72,7 +114,10 @@ def add_counterexamples(toml: Path, index: int, files: dict[str, str]) -> None:
         table = ", ".join(p for p in (old.strip(), table) if p)
         lines[existing] = f"counterexample = {{ {table} }}\n"
     else:
-        last = max(i for i in range(start, end) if lines[i].strip())
+        # The entry's last key: not a comment that opens the next section of the file.
+        last = max(
+            i for i in range(start, end) if lines[i].strip() and not lines[i].startswith("#")
+        )
         lines.insert(last + 1, f"counterexample = {{ {table} }}\n")
     toml.write_text("".join(lines), encoding="utf-8")
 
