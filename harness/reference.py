@@ -8,6 +8,9 @@ documentation of each layer:
 - SimpleRNN: ``h = act(x W + h U + b)``
 - LSTM (gates i, f, c, o): ``i = ra(x Wi + h Ui + bi)``, ``f = ra(...)``,
   ``c = f * c + i * act(x Wc + h Uc + bc)``, ``o = ra(...)``, ``h = o * act(c)``
+- hard_sigmoid: Keras 3's ``clip(x / 6 + 0.5, 0, 1)``, or Keras 2's (tf-keras)
+  ``clip(0.2 x + 0.5, 0, 1)`` where ``run_reference`` is given ``keras_version="2..."``
+  (``keras_version_of`` reads it from a target's versions).
 - GRU (gates z, r, h), ``reset_after=True``:
   ``hh = act(x Wh + bh_in + r * (h Uh + bh_rec))``; ``reset_after=False``:
   ``hh = act(x Wh + (r * h) Uh + bh)``; both ``h = z * h_prev + (1 - z) * hh``.
@@ -37,7 +40,24 @@ ACTIVATION_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "tanh": np.tanh,
     "sigmoid": _sigmoid,
     "relu": lambda x: np.maximum(x, 0.0),
+    "softsign": lambda x: x / (1.0 + np.abs(x)),
+    # Keras 3 (keras/src/backend/*/nn.py hard_sigmoid; keras-team/keras#19477).
+    "hard_sigmoid": lambda x: np.clip(x / 6.0 + 0.5, 0.0, 1.0),
 }
+# Keras 2 (tf-keras backend.hard_sigmoid): where the two Keras lines part ways.
+KERAS2_ACTIVATION_FUNCTIONS = {
+    **ACTIVATION_FUNCTIONS,
+    "hard_sigmoid": lambda x: np.clip(0.2 * x + 0.5, 0.0, 1.0),
+}
+
+
+def keras_version_of(versions: dict[str, str]) -> str:
+    """The Keras version in a target's ``versions()`` (``"3"`` where none is named)."""
+    return versions.get("keras", "3")
+
+
+def _activations(keras_version: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    return KERAS2_ACTIVATION_FUNCTIONS if keras_version.startswith("2.") else ACTIVATION_FUNCTIONS
 
 
 @dataclass
@@ -62,6 +82,8 @@ def run_reference(
     weights: Sequence[np.ndarray],
     x: np.ndarray,
     initial_state: Sequence[np.ndarray] | None = None,
+    *,
+    keras_version: str = "3",
 ) -> ReferenceResult:
     """Run the float64 reference recurrence over ``x``.
 
@@ -70,6 +92,8 @@ def run_reference(
         weights: the layer's weights in Keras order, as from ``get_weights()``.
         x: inputs of shape ``(batch, timesteps, features)``.
         initial_state: one ``(batch, units)`` array per state; zeros if omitted.
+        keras_version: the Keras whose activations to mirror: ``"2.x"`` (tf-keras) takes
+            Keras 2's ``hard_sigmoid``, anything else Keras 3's.
 
     Example:
         >>> spec = LayerSpec("SimpleRNN", units=1, features=1, use_bias=False)
@@ -91,8 +115,9 @@ def run_reference(
     else:
         states = [np.asarray(s, dtype=np.float64).copy() for s in initial_state]
     step = _STEPS[spec.kind]
-    act = ACTIVATION_FUNCTIONS[spec.activation]
-    ract = ACTIVATION_FUNCTIONS[spec.recurrent_activation]
+    functions = _activations(keras_version)
+    act = functions[spec.activation]
+    ract = functions[spec.recurrent_activation]
     outputs = np.empty((batch, timesteps, spec.units))
     for t in range(timesteps):
         states = step(spec, x[:, t], states, kernel, recurrent, bias, act, ract)

@@ -39,9 +39,10 @@ ALL_LAYER_KINDS = LAYER_KINDS + EXTRA_LAYER_KINDS
 # Activations the float64 reference implements identically on every target. Gates stay
 # sigmoid: a tanh gate can go negative and make the recurrence expansive (chaotic), where
 # float32 and float64 trajectories part ways for no fault of the framework.
-# hard_sigmoid is left out on purpose: Keras 2 and Keras 3 define it differently.
-ACTIVATIONS = ("tanh", "sigmoid", "relu")
-RECURRENT_ACTIVATIONS = ("sigmoid",)
+# hard_sigmoid, a gate like sigmoid, is defined differently by Keras 2 (clip(0.2 x + 0.5))
+# and Keras 3 (clip(x / 6 + 0.5)): the reference has both (``harness.reference``).
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "softsign")
+RECURRENT_ACTIVATIONS = ("sigmoid", "hard_sigmoid")
 # Keras 3's `use_cudnn` for LSTM and GRU: "auto" (cuDNN where feasible, else the generic
 # loop), True (cuDNN or an error), False (always the generic loop).
 USE_CUDNN_VALUES = ("auto", True, False)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.reference import run_reference
+from harness.reference import keras_version_of, run_reference
 from harness.strategies import cases, layer_states
 
 pytestmark = pytest.mark.rnn_property("matches_reference")
@@ -29,7 +29,8 @@ def test_matches_reference(target, layer_kind, check, data):
     stateless.set_weights(case.weights)
     stateful.set_weights(case.weights)
     tol = target.tolerance("reference")
-    ref = run_reference(spec, case.weights, case.x, initial_state=initial)
+    keras = keras_version_of(target.versions())
+    ref = run_reference(spec, case.weights, case.x, initial_state=initial, keras_version=keras)
 
     got = stateless(case.x, initial_state=initial)
     check.assert_close(

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.reference import run_reference
+from harness.reference import keras_version_of, run_reference
 from harness.strategies import MAX_BATCH, cases, sequences
 from harness.targets.base import PATHS
 
@@ -42,10 +42,11 @@ def assert_state_evolves_through(target, check, case, paths) -> None:
     runner = target.runner(spec, batch_size=case.batch_size, stateful=True)
     runner.set_weights(case.weights)
     tol = target.tolerance("reference")
+    keras = keras_version_of(target.versions())
 
     carried = None
     for k, (chunk, path) in enumerate(zip(case.chunks(), paths, strict=True)):
-        ref = run_reference(spec, case.weights, chunk, initial_state=carried)
+        ref = run_reference(spec, case.weights, chunk, initial_state=carried, keras_version=keras)
         carried = ref.states
         got = runner(chunk, path=path)
         where = f"chunk {k} via {path} (paths {paths}, chunks {list(case.splits)})"
@@ -110,7 +111,8 @@ def test_one_predict_carries_state_from_batch_to_batch(target, layer_kind, check
     # Batch k, row i continues batch k-1, row i: one long sequence per row.
     b = case.batch_size
     as_sequence = np.concatenate([x[k * b : (k + 1) * b] for k in range(n)], axis=1)
-    ref = run_reference(case.spec, case.weights, as_sequence).sequence
+    keras = keras_version_of(target.versions())
+    ref = run_reference(case.spec, case.weights, as_sequence, keras_version=keras).sequence
     t = case.timesteps
     expected = np.concatenate([ref[:, k * t : (k + 1) * t] for k in range(n)], axis=0)
     check.assert_close(
@@ -131,7 +133,8 @@ def test_stateless_fit_starts_every_sample_from_zero(target, layer_kind, check, 
     tol = target.tolerance("reference")
 
     got = runner(case.x, path="fit", batch_size=fit_batch)
-    ref = run_reference(case.spec, case.weights, case.x)
+    keras = keras_version_of(target.versions())
+    ref = run_reference(case.spec, case.weights, case.x, keras_version=keras)
     check.assert_close(
         f"stateless fit loss with batch_size={fit_batch} vs every sample from zeros",
         actual=np.float64(got.loss),

@@ -44,7 +44,7 @@ from hypothesis.stateful import (
 )
 
 from harness.check import PropertyCheck
-from harness.reference import run_reference, zero_states
+from harness.reference import keras_version_of, run_reference, zero_states
 from harness.specs import Case
 from harness.strategies import (
     MAX_CHUNK_LENGTH,
@@ -77,6 +77,7 @@ def state_machine(
         >>> run_state_machine_as_test(machine)  # doctest: +SKIP
     """
     reference_tol = target.tolerance("reference")
+    keras = keras_version_of(target.versions())
     # Weights go through a file or a clone unchanged: the framework against itself.
     weights_tol = target.tolerance("consistency")
 
@@ -113,7 +114,9 @@ def state_machine(
                 label="chunk",
             )
             self.program.append({"op": op, "x": x})
-            ref = run_reference(self.spec, self.weights, x, initial_state=self.expected)
+            ref = run_reference(
+                self.spec, self.weights, x, initial_state=self.expected, keras_version=keras
+            )
             self.expected = ref.states
             got = self.runner(x, path=path)
             check.assert_close(

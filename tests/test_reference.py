@@ -13,7 +13,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.reference import ACTIVATION_FUNCTIONS, run_reference, zero_states
+from harness.reference import ACTIVATION_FUNCTIONS, keras_version_of, run_reference, zero_states
 from harness.specs import LayerSpec
 
 RTOL = 1e-12  # float64 against float64 written out by hand: only rounding differs
@@ -456,3 +456,53 @@ def test_zero_states_has_one_zero_array_per_state() -> None:
     assert [s.shape for s in lstm] == [(2, 3), (2, 3)]
     assert [s.shape for s in gru] == [(2, 3)]
     assert all(not s.any() for s in lstm + gru)
+
+
+# --- Activations beyond tanh and sigmoid -----------------------------------------------
+
+HARD_SIGMOID_POINTS = np.array([-4.0, -3.0, -1.5, 0.0, 1.5, 2.5, 3.0, 4.0])
+
+
+def test_hard_sigmoid_is_keras_3s_by_default() -> None:
+    # Keras 3's definition (keras/src/activations/activations.py): 0 for x <= -3, 1 for
+    # x >= 3, x / 6 + 0.5 in between (keras-team/keras#19477).
+    got = ACTIVATION_FUNCTIONS["hard_sigmoid"](HARD_SIGMOID_POINTS)
+    assert_close(got, [0.0, 0.0, 0.25, 0.5, 0.75, 2.5 / 6 + 0.5, 1.0, 1.0])
+
+
+def test_hard_sigmoid_is_keras_2s_where_the_target_runs_keras_2() -> None:
+    # tf-keras's backend.hard_sigmoid: clip(0.2 * x + 0.5, 0, 1), flat past |x| = 2.5.
+    spec = LayerSpec("GRU", units=1, features=1, recurrent_activation="hard_sigmoid")
+    w = [np.ones((1, 3)), np.zeros((1, 3)), np.zeros((2, 3))]
+    x = col(1.5)
+    keras3 = run_reference(spec, w, x).states[0]
+    keras2 = run_reference(spec, w, x, keras_version="2.15.1").states[0]
+    # z = hs(1.5), hh = tanh(1.5), h = (1 - z) * hh from a zero state.
+    assert_close(keras3, [[(1 - 0.75) * math.tanh(1.5)]])
+    assert_close(keras2, [[(1 - 0.8) * math.tanh(1.5)]])
+    assert keras_version_of({"keras": "2.15.1"}) == "2.15.1"
+    assert keras_version_of({"numpy": "2.0"}) == "3"
+
+
+def test_softsign_cell_matches_by_hand() -> None:
+    spec = LayerSpec("SimpleRNN", units=1, features=1, activation="softsign")
+    run = run_reference(spec, [SRNN_W, SRNN_U, SRNN_B], col(1.0, 2.0))
+    h1 = 0.6 / 1.6  # softsign(0.5 * 1 + 0.1) = 0.6 / (1 + 0.6)
+    z2 = 0.5 * 2.0 + 0.3 * h1 + 0.1
+    assert_close(run.sequence, [[[h1], [z2 / (1 + z2)]]])
+
+
+def test_the_lstm_cell_state_grows_past_one_from_a_large_initial_state() -> None:
+    # An open forget gate and a shut input gate keep c: a set state of 3 stays 3, and h is
+    # o * tanh(3); the reference takes states beyond 1 as they are.
+    spec = LayerSpec("LSTM", units=1, features=1, use_bias=True)
+    b = np.array([-50.0, 50.0, 0.0, 0.0])  # i shut, f open, o = 0.5
+    run = run_reference(
+        spec,
+        [np.zeros((1, 4)), np.zeros((1, 4)), b],
+        col(1.0),
+        [np.zeros((1, 1)), np.full((1, 1), 3.0)],
+    )
+    h, c = run.states
+    assert_close(c, [[3.0]])
+    assert_close(h, [[0.5 * math.tanh(3.0)]])

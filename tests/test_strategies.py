@@ -10,6 +10,7 @@ reference target.
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import find, given, seed, settings
 from hypothesis import strategies as st
 
-from harness import seeds
+from harness import reference, seeds
 from harness.check import PropertyCheck
 from harness.errors import HarnessUsageError
 from harness.profiles import profile_settings
@@ -51,10 +52,12 @@ from harness.strategies import (
 )
 from properties import (
     test_chunked_equals_whole,
+    test_matches_reference,
     test_reset_restores_zero_state,
     test_sample_i_continues_sample_i,
     test_stateless_batches_independent,
 )
+from tests import reference_target
 from tests.property_runner import property_id
 from tests.reference_target import ReferenceRunner, ReferenceTarget
 
@@ -338,8 +341,8 @@ def test_case_to_dict_is_json_serialisable_and_keeps_the_arrays() -> None:
         ({"kind": "Dense", "units": 1, "features": 1}, "kind='Dense'"),
         ({"kind": "GRU", "units": 1, "features": 1, "activation": "elu"}, "activation='elu'"),
         (
-            {"kind": "GRU", "units": 1, "features": 1, "recurrent_activation": "hard_sigmoid"},
-            "recurrent_activation='hard_sigmoid'",
+            {"kind": "GRU", "units": 1, "features": 1, "recurrent_activation": "hard_silu"},
+            "recurrent_activation='hard_silu'",
         ),
     ],
 )
@@ -544,13 +547,9 @@ def _wide_and_long(case: Case) -> bool:
 
 
 def test_wide_layers_over_long_sequences_are_reachable() -> None:
-    case = find(
-        cases(kind="LSTM", min_chunks=2),
-        lambda c: c.spec.units > WIDE_UNITS // 2 and c.timesteps > LONG_SEQUENCE // 2,
-        settings=FIND,
-    )
-    assert WIDE_UNITS // 2 < case.spec.units <= WIDE_UNITS
-    assert LONG_SEQUENCE // 2 < case.timesteps <= LONG_SEQUENCE
+    case = find(cases(kind="LSTM", min_chunks=2), _wide_and_long, settings=FIND)
+    assert MAX_UNITS < case.spec.units <= WIDE_UNITS
+    assert MAX_CHUNKS * MAX_CHUNK_LENGTH < case.timesteps <= LONG_SEQUENCE
     assert case.x.shape == (case.batch_size, case.timesteps, case.spec.features)
     assert [w.shape for w in case.weights] == case.spec.weight_shapes()
 
@@ -635,3 +634,33 @@ def test_states_beyond_one_are_reachable_and_failures_shrink_inside_one() -> Non
     assert 1.0 < np.abs(big[1]).max() <= MAX_ABS_STATE
     first = find(layer_states(spec, 2), lambda s: True, settings=FIND)
     assert 0.5 < np.abs(first[0]).max() <= 1.0
+
+
+def test_gates_other_than_sigmoid_are_a_small_share_and_never_cudnn() -> None:
+    specs = sampled(layer_specs(kinds=["LSTM", "GRU"]), 300)
+    hard = sum(s.recurrent_activation == "hard_sigmoid" for s in specs)
+    # About one in 2 * OTHER_GATE_ODDS (6): present, and a minority.
+    assert 0 < hard <= len(specs) // 3
+    eligible = sampled(layer_specs(kinds=["LSTM", "GRU"], cudnn_eligible=True), 100)
+    assert all(s.recurrent_activation == "sigmoid" and s.cudnn_eligible for s in eligible)
+
+
+def test_the_ci_profile_tells_keras_2s_hard_sigmoid_from_keras_3s(monkeypatch) -> None:
+    # A target computing Keras 2's hard_sigmoid while it says it runs Keras 3: it differs
+    # from the reference only where a layer draws hard_sigmoid gates.
+    keras2 = functools.partial(reference.run_reference, keras_version="2.15.1")
+    monkeypatch.setattr(reference_target, "run_reference", keras2)
+    test = test_matches_reference.test_matches_reference
+    target = ReferenceTarget()
+    check = PropertyCheck(property_id(test), "GRU", target.name)
+    key = seeds.key(test.__module__, test.__name__, {LAYER_FIXTURE: "GRU"})
+
+    @seed(seeds.derive_seed(0, key))
+    @seeds.seeded_settings(profile_settings("ci"), database=None)
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        test.hypothesis.inner_test(target=target, layer_kind="GRU", check=check, data=data)
+
+    with pytest.raises(AssertionError, match="vs reference"):
+        run()
+    assert check.example_data["case"].spec.recurrent_activation == "hard_sigmoid"
