@@ -428,9 +428,11 @@ def run_entry(
     known_failures: Sequence[str] = (),
     wheel: Callable[[], Path] | None = None,
     from_cache: bool = False,
+    keep_environment: bool = True,
 ) -> EntryResult:
     """Install (or reuse) the entry's environment and run the harness inside it; a result
-    cached under ``work`` for the same key is returned as it is (``from_cache``: only that)."""
+    cached under ``work`` for the same key is returned as it is (``from_cache``: only that).
+    ``keep_environment=False`` deletes the environment once the entry is done."""
     key = entry_key(entry, spec, fingerprint)
     entry_dir = work / entry.name
     log = entry_dir / "matrix.log"
@@ -448,6 +450,23 @@ def run_entry(
             "did not finish, or ran another harness",
         )
     env_dir = entry_dir / ("env-" + environment_key(entry))
+    try:
+        return _install_and_run(entry, spec, key, entry_dir, env_dir, log, known_failures, wheel)
+    finally:
+        if not keep_environment:
+            shutil.rmtree(env_dir, ignore_errors=True)
+
+
+def _install_and_run(
+    entry: MatrixEntry,
+    spec: MatrixSpec,
+    key: str,
+    entry_dir: Path,
+    env_dir: Path,
+    log: Path,
+    known_failures: Sequence[str],
+    wheel: Callable[[], Path] | None,
+) -> EntryResult:
     started = time.monotonic()
     try:
         built = wheel() if wheel is not None else None
@@ -513,9 +532,11 @@ def run_matrix(
     jobs: int = 1,
     on_done=None,
     from_cache: bool = False,
+    keep_environments: bool = True,
 ) -> list[EntryResult]:
     """Run every entry (``jobs`` at a time), or only read the cached results
-    (``from_cache``); results in spec order."""
+    (``from_cache``); results in spec order. ``keep_environments=False`` deletes each
+    environment once its entry is done (a later run that needs one installs it again)."""
     fingerprint = harness_fingerprint(known_failures)
     wheel = HarnessWheel(work, fingerprint)
 
@@ -528,6 +549,7 @@ def run_matrix(
             known_failures=known_failures,
             wheel=wheel,
             from_cache=from_cache,
+            keep_environment=keep_environments,
         )
         if on_done is not None:
             on_done(result)

@@ -203,3 +203,19 @@ def test_pip_s_reason_is_its_error_lines_and_the_conflict(tmp_path):
     assert "torch 2.13.0 depends on numpy>=2" in reason
     assert "ResolutionImpossible" in reason
     assert "earlier noise" not in reason
+
+
+def test_remove_environments_deletes_each_environment_once_its_entry_is_done(
+    fakes, tmp_path, monkeypatch
+):
+    def install(entry, env_dir, log, wheel):
+        env_dir.mkdir(parents=True)
+        (env_dir / ".installed").write_text("ok", encoding="utf-8")
+
+    monkeypatch.setattr(matrix, "install_entry", install)
+    assert main(["matrix", "two.toml", *ARGS]) == 0
+    assert len(list((tmp_path / "cache").glob("*/env-*"))) == 2  # kept by default
+    argv = ["matrix", "two.toml", "--out", "out", "--cache", "cache2", "--remove-environments"]
+    assert main(argv) == 0
+    assert list((tmp_path / "cache2").glob("*/env-*")) == []
+    assert len(list((tmp_path / "cache2").glob("*/result-*.json"))) == 2  # the results stay

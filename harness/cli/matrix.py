@@ -46,6 +46,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "of one CI job per --entry); an entry without one reads not_run (default: run)",
     )
     matrix.add_argument(
+        "--remove-environments",
+        action="store_true",
+        help="delete each entry's virtual environment once its result is cached: about "
+        "1 GB each, so a long spec may not fit otherwise; a later run that needs one "
+        "installs it again (default: keep them)",
+    )
+    matrix.add_argument(
         "--list",
         action="store_true",
         help="print the spec's entry names as a JSON list and exit (for a CI job matrix)",
@@ -102,6 +109,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         on_done=done,
         from_cache=args.from_cache,
+        keep_environments=not args.remove_environments,
     )
     merged = matrix.merge_matrix(results, spec)
     out_dir.mkdir(parents=True, exist_ok=True)
