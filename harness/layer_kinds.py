@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 from hypothesis import strategies as st
 
+from harness import custom_layers
 from harness.specs import (
     ACTIVATIONS,
     ALL_LAYER_KINDS,  # noqa: F401  (re-exported for harness.strategies)
@@ -45,6 +46,7 @@ MAX_CELL_UNITS = 4
 # Properties that build models from ModelSpec (LSTM/GRU/SimpleRNN layers and wrappers) or
 # compare kernels only LSTM and GRU have.
 _MODEL_PROPERTIES = ("composition", "model_reset_states")
+_NEEDS_REFERENCE = ("matches_reference",)  # an independent float64 reference
 # Properties that draw extra inputs of shape (batch, timesteps, features): not yet the
 # spatial inputs of ConvLSTM.
 _FLAT_INPUT_PROPERTIES = (
@@ -57,8 +59,22 @@ _FLAT_INPUT_PROPERTIES = (
 )
 
 
+def is_extra(kind: str) -> bool:
+    """An extra built-in kind, or a user's layer (``MODULE:NAME``)."""
+    return kind in EXTRA_LAYER_KINDS or custom_layers.is_custom(kind)
+
+
 def not_applicable(property_id: str | None, kind: str | None) -> str | None:
     """Why ``property_id`` does not run on layer ``kind``, or None when it does."""
+    if custom_layers.is_custom(kind) and property_id in _NEEDS_REFERENCE:
+        return (
+            f"{property_id} compares against a float64 reference of the layer's math, "
+            f"and a user's layer ({kind}) has none"
+        )
+    if custom_layers.is_custom(kind) and property_id == "cudnn_matches_generic":
+        return f"a user's layer ({kind}) has no use_cudnn switch between Keras' own kernels"
+    if custom_layers.is_custom(kind) and property_id in _MODEL_PROPERTIES:
+        return f"{property_id} builds models of {', '.join(LAYER_KINDS)} layers (ModelSpec)"
     if kind not in EXTRA_LAYER_KINDS or property_id is None:
         return None
     if property_id == "cudnn_matches_generic":
@@ -97,6 +113,15 @@ def layer_specs(
         "activation": st.sampled_from(ACTIVATIONS),
         "recurrent_activation": st.sampled_from(RECURRENT_ACTIVATIONS),
     }
+    if custom_layers.is_custom(kind):  # only units, features and the return flags apply
+        return st.builds(
+            LayerSpec,
+            kind=st.just(kind),
+            units=st.integers(1, 8),
+            features=st.integers(1, 4),
+            return_sequences=_flag(return_sequences),
+            return_state=_flag(return_state),
+        )
     if kind in CONV_LSTM_RANKS:
         rank = CONV_LSTM_RANKS[kind]
         side = MAX_SPATIAL_3D if rank == 3 else MAX_SPATIAL
@@ -148,6 +173,15 @@ def draw_weights(draw, spec: LayerSpec, weights, rng, scale: float, gain: float)
     A cell has its layer's weights; a stack, each cell's in turn; a ConvLSTM, uniform
     kernels and bias in [-scale, scale] with each recurrent gate block at norm ``gain``.
     """
+    if spec.custom:
+        # Unknown roles: every matrix at a spectral norm of ``gain`` (below 1), so that a
+        # recurrent kernel among them is contractive; vectors (biases) in [-scale, scale].
+        arrays = [rng.uniform(-scale, scale, size=s) for s in spec.weight_shapes()]
+        for i, a in enumerate(arrays):
+            if a.ndim >= 2:
+                norm = max(np.linalg.norm(a.reshape(-1, a.shape[-1]), 2), 1e-12)
+                arrays[i] = a * (gain / norm)
+        return [a.astype(np.float32) for a in arrays]
     if spec.kind in CELL_KINDS:
         return draw(weights(spec.replace(kind=spec.base_kind).canonical()))
     if spec.kind == STACKED:
@@ -199,6 +233,8 @@ def build_layer(keras, spec: LayerSpec, *, stateful: bool, zeros: bool):
         "return_sequences": spec.return_sequences,
         "return_state": spec.return_state,
     }
+    if spec.custom:
+        return custom_layers.build(keras, spec, stateful=stateful)
     if spec.kind in CONV_LSTM_RANKS:
         layer_cls = getattr(keras.layers, spec.kind)
         return layer_cls(
@@ -249,6 +285,8 @@ def run_extra_reference(spec, weights, x, initial_state, run_reference):
     """The float64 reference of an extra kind (``harness.reference.run_reference`` calls it)."""
     from harness.reference import ReferenceResult
 
+    if spec.custom:
+        return custom_layers.run_own_layer(spec, weights, x, initial_state)
     if spec.kind in CELL_KINDS:
         return run_reference(spec.replace(kind=spec.base_kind), weights, x, initial_state)
     if spec.kind == STACKED:

@@ -35,6 +35,8 @@ from hypothesis.errors import Flaky
 from harness import seeds
 from harness.catalogue import PROPERTY_IDS
 from harness.check import PropertyCheck
+from harness.custom_layers import is_custom
+from harness.custom_layers import load as load_custom_layer
 from harness.env import apply_target_environment, installed_versions
 from harness.errors import HarnessUsageError
 from harness.known_failures import (
@@ -370,12 +372,17 @@ def _layers(config: pytest.Config) -> tuple[str, ...]:
     if not raw:
         return LAYER_KINDS
     layers = tuple(s.strip() for s in raw.split(",") if s.strip())
-    unknown = [s for s in layers if s not in ALL_LAYER_KINDS]
+    unknown = [s for s in layers if s not in ALL_LAYER_KINDS and not is_custom(s)]
     if unknown or not layers:
         raise pytest.UsageError(
             f"--rnn-layers={raw!r}: unknown layer kind(s) {', '.join(unknown) or '(none given)'}; "
-            f"expected a comma list of {', '.join(ALL_LAYER_KINDS)}"
+            f"expected a comma list of {', '.join(ALL_LAYER_KINDS)} or MODULE:NAME"
         )
+    for name in filter(is_custom, layers):  # import them now: a typo is a usage error
+        try:
+            load_custom_layer(name)
+        except HarnessUsageError as exc:
+            raise pytest.UsageError(str(exc)) from None
     return layers
 
 
@@ -437,10 +444,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             chosen = set(map(id, kept))
             config.hook.pytest_deselected(items=[i for i in items if id(i) not in chosen])
             items[:] = kept
-    for item in items if harness is not None else ():
-        reason = not_applicable(_property_id(item), _layer(item))
-        if reason:
-            item.add_marker(pytest.mark.skip(reason=reason))
     if harness is None or not harness.known:
         return
     versions = installed_versions(harness.target)
@@ -499,6 +502,9 @@ def rnn_check(request: pytest.FixtureRequest, rnn_target) -> PropertyCheck:
     )
     state = request.node.stash.setdefault(ITEM, ItemState())
     state.check, state.start = evidence, time.perf_counter()
+    reason = not_applicable(prop, _layer(request.node))
+    if reason:  # here, not at collection: a skipped row is reported with its reason
+        pytest.skip(reason)
     yield evidence
     # Cached models are keyed per test; dropping them keeps memory flat over a run.
     rnn_target.clear()

@@ -90,9 +90,9 @@ class LayerSpec:
 
     def __post_init__(self) -> None:
         check_argument(
-            self.kind in ALL_LAYER_KINDS,
+            self.kind in ALL_LAYER_KINDS or self.custom,
             f"kind={self.kind!r} is not a recurrent layer kind; "
-            f"expected one of {', '.join(ALL_LAYER_KINDS)}",
+            f"expected one of {', '.join(ALL_LAYER_KINDS)} or a user's MODULE:NAME",
         )
         check_argument(
             len(self.spatial) == CONV_LSTM_RANKS.get(self.kind, 0),
@@ -129,8 +129,15 @@ class LayerSpec:
         )
 
     @property
+    def custom(self) -> bool:
+        """A user's layer, ``MODULE:NAME`` (``harness.custom_layers``): shapes discovered."""
+        return ":" in self.kind
+
+    @property
     def base_kind(self) -> str | None:
         """The classic layer whose math this kind has (ConvLSTM: LSTM's); None for a stack."""
+        if self.custom:
+            return None
         if self.kind in CONV_LSTM_RANKS:
             return "LSTM"
         return None if self.kind == STACKED else CELL_KINDS.get(self.kind, self.kind)
@@ -166,6 +173,10 @@ class LayerSpec:
 
     def state_shapes(self, batch_size: int) -> list[tuple[int, ...]]:
         """Shapes of the states, flat and in Keras order (a stack: cell by cell)."""
+        if self.custom:
+            from harness.custom_layers import state_shapes
+
+            return state_shapes(self, batch_size)
         if self.kind == STACKED:
             return [s for c in self.cell_specs() for s in c.state_shapes(batch_size)]
         return [(batch_size, *self.output_shape)] * self.n_states
@@ -173,12 +184,18 @@ class LayerSpec:
     @property
     def n_states(self) -> int:
         """How many state tensors the layer carries (LSTM: h and c)."""
+        if self.custom:
+            return len(self.state_shapes(1))
         if self.kind == STACKED:
             return sum(c.n_states for c in self.cell_specs())
         return 2 if self.base_kind == "LSTM" else 1
 
     def weight_shapes(self) -> list[tuple[int, ...]]:
         """Shapes of ``layer.get_weights()``, in Keras order (kernel, recurrent, bias)."""
+        if self.custom:
+            from harness.custom_layers import weight_shapes
+
+            return weight_shapes(self)
         if self.kind == STACKED:
             return [s for c in self.cell_specs() for s in c.weight_shapes()]
         if self.kind in CONV_LSTM_RANKS:
@@ -234,6 +251,10 @@ class LayerSpec:
         ``reset_after``: equal layers get equal specs, and so share cached models.
         """
         changes: dict[str, Any] = {}
+        if self.custom:  # only units, features and the return flags reach a user's layer
+            return LayerSpec(
+                self.kind, self.units, self.features, self.return_sequences, self.return_state
+            )
         kinds = [CELL_KINDS[k] for k, _ in self.cells] or [self.base_kind]
         if self.kind not in ("LSTM", "GRU"):
             changes["use_cudnn"] = "auto"  # only these two layers have the argument

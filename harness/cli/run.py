@@ -8,7 +8,12 @@ from harness.cli.arguments import workers, writable_directory
 from harness.cli.console import err, out
 from harness.cli.known import resolve_known_failures, warn_stale_known_failures
 from harness.cli.progress import summary_table
-from harness.cli.selection import resolve_layers, resolve_properties, resolve_targets
+from harness.cli.selection import (
+    resolve_custom_layers,
+    resolve_layers,
+    resolve_properties,
+    resolve_targets,
+)
 from harness.cli.target_run import not_run_payload, run_target
 from harness.errors import EXIT_INTERRUPTED, EXIT_OK
 from harness.precision import DEFAULT_PRECISION, PRECISIONS
@@ -36,6 +41,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--layers",
         help=f"comma list of {', '.join(LAYER_KINDS)} (the default) and, when named, "
         f"{', '.join(EXTRA_LAYER_KINDS)}",
+    )
+    run.add_argument(
+        "--layer",
+        action="append",
+        default=[],
+        metavar="MODULE:NAME",
+        help="a user's layer (repeatable): NAME in MODULE, imported from this directory or "
+        "PYTHONPATH, takes units and keras.layers.RNN's keyword arguments and returns a "
+        "recurrent layer; only these run unless --layers is given too",
     )
     run.add_argument(
         "--out", default=DEFAULT_OUT, help=f"report directory (default: {DEFAULT_OUT})"
@@ -106,7 +120,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     targets = resolve_targets(args.targets)
     properties = resolve_properties(args.properties)
-    layers = resolve_layers(args.layers)
+    layers = resolve_layers(args.layers) if args.layers or not args.layer else []
+    layers += resolve_custom_layers(args.layer)
     known_files, known = resolve_known_failures(
         args.known_failures, shipped=not args.no_shipped_known_failures
     )

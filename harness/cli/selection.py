@@ -6,6 +6,7 @@ Each ``resolve_*`` turns an option's comma list into names, or raises a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -118,6 +119,20 @@ def resolve_properties(raw: str | None) -> list[str]:
             f"Available: {', '.join(available)}"
         )
     return chosen
+
+
+def resolve_custom_layers(names: list[str]) -> list[str]:
+    """The user's layers of ``--layer MODULE:NAME``, each imported once here to check it.
+
+    The pytest process imports them again, from this directory (``LAYER_PATH_ENV``).
+    """
+    from harness.custom_layers import LAYER_PATH_ENV, check_name
+
+    for name in names:
+        check_name(name)
+    if names:
+        os.environ.setdefault(LAYER_PATH_ENV, os.getcwd())
+    return list(dict.fromkeys(names))
 
 
 def resolve_layers(raw: str | None) -> list[str]:

@@ -224,6 +224,9 @@ def layer_specs(
         not isinstance(kinds, str),
         f"kinds={kinds!r} must be a list of layer kinds, e.g. [{kinds!r}], not a string",
     )
+    if kinds and all(layer_kinds.is_extra(k) for k in kinds):  # each draws its own sizes
+        extra = [layer_kinds.layer_specs(k, return_sequences, return_state) for k in kinds]
+        return st.one_of(extra)
     for kind in kinds:
         check_argument(
             kind in LAYER_KINDS, f"kinds contains {kind!r}; expected only {', '.join(LAYER_KINDS)}"
@@ -335,7 +338,7 @@ def weights(draw: st.DrawFn, spec: LayerSpec) -> list[np.ndarray]:
     gain = draw(_RECURRENT_GAINS)
     seed = draw(_SEEDS)
     rng = _rng(_WEIGHTS, seed)
-    if spec.kind in layer_kinds.EXTRA_LAYER_KINDS:
+    if layer_kinds.is_extra(spec.kind):
         return layer_kinds.draw_weights(draw, spec, weights, rng, scale, gain)
     arrays = [rng.uniform(-scale, scale, size=s) for s in spec.weight_shapes()]
     blocks = np.split(arrays[1], GATES[spec.kind], axis=1)
@@ -392,10 +395,13 @@ def cases(
         True
     """
     kinds = layer_kinds.ALL_LAYER_KINDS
-    check_argument(kind in kinds, f"kind={kind!r}; expected one of {', '.join(kinds)}")
+    check_argument(
+        kind in kinds or layer_kinds.is_extra(kind),
+        f"kind={kind!r}; expected one of {', '.join(kinds)} or a user's MODULE:NAME",
+    )
     check_range("chunks", min_chunks, max_chunks, floor=1, ceiling=64)
     check_range("batch", min_batch, max_batch, floor=1, ceiling=64)
-    if kind in layer_kinds.EXTRA_LAYER_KINDS:
+    if layer_kinds.is_extra(kind):
         return layer_kinds.cases(
             kind, min_chunks, max_chunks, min_batch, max_batch, return_sequences, return_state
         )

@@ -92,7 +92,7 @@ class Keras3Runner(Runner):
             if compiled
             else {}
         )
-        if spec.kind in layer_kinds.EXTRA_LAYER_KINDS:
+        if layer_kinds.is_extra(spec.kind):
             self.layer = layer_kinds.build_layer(keras, spec, stateful=stateful, zeros=compiled)
         else:
             self.layer = layer_cls(stateful=stateful, **spec.layer_kwargs(), **initializers)
