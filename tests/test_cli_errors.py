@@ -132,7 +132,7 @@ def test_run_refuses_an_unknown_profile(tmp_path):
 
 def test_run_refuses_a_seed_that_is_not_a_number(tmp_path):
     line = usage_error(["run", "--seed", "x"], tmp_path)
-    assert "--seed: invalid int value: 'x'" in line
+    assert "--seed='x' is not a seed" in line and "expected an integer" in line
 
 
 def test_run_refuses_an_option_without_its_value(tmp_path):
