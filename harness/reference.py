@@ -84,6 +84,7 @@ def run_reference(
     initial_state: Sequence[np.ndarray] | None = None,
     *,
     keras_version: str = "3",
+    mask: np.ndarray | None = None,
 ) -> ReferenceResult:
     """Run the float64 reference recurrence over ``x``.
 
@@ -94,6 +95,10 @@ def run_reference(
         initial_state: one ``(batch, units)`` array per state; zeros if omitted.
         keras_version: the Keras whose activations to mirror: ``"2.x"`` (tf-keras) takes
             Keras 2's ``hard_sigmoid``, anything else Keras 3's.
+        mask: boolean ``(batch, timesteps)``, True where a step is valid. As Keras's RNN
+            loop: a masked step keeps every state and outputs the previous step's output
+            (zeros before the call's first valid step), so a fully masked row outputs zeros
+            and keeps its initial state.
 
     Example:
         >>> spec = LayerSpec("SimpleRNN", units=1, features=1, use_bias=False)
@@ -104,6 +109,8 @@ def run_reference(
     if spec.kind not in _STEPS:  # the extra kinds: cells, stacks, ConvLSTM
         from harness.layer_kinds import run_extra_reference
 
+        if mask is not None:
+            raise ValueError(f"mask is not supported by the {spec.kind} reference")
         return run_extra_reference(spec, weights, x, initial_state, run_reference)
     x = np.asarray(x, dtype=np.float64)
     batch, timesteps, _ = x.shape
@@ -119,9 +126,16 @@ def run_reference(
     act = functions[spec.activation]
     ract = functions[spec.recurrent_activation]
     outputs = np.empty((batch, timesteps, spec.units))
+    previous = np.zeros((batch, spec.units))
     for t in range(timesteps):
-        states = step(spec, x[:, t], states, kernel, recurrent, bias, act, ract)
-        outputs[:, t] = states[0]
+        new = step(spec, x[:, t], states, kernel, recurrent, bias, act, ract)
+        if mask is None:
+            states = new
+        else:
+            valid = np.asarray(mask[:, t], dtype=bool)[:, None]
+            states = [np.where(valid, n, s) for n, s in zip(new, states, strict=True)]
+            new = [np.where(valid, new[0], previous)]
+        outputs[:, t] = previous = new[0]
     return ReferenceResult(outputs, states)
 
 

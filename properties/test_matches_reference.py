@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.reference import keras_version_of, run_reference
-from harness.strategies import cases, layer_states
+from harness.specs import LAYER_KINDS
+from harness.strategies import cases, layer_states, masks
 
 pytestmark = pytest.mark.rnn_property("matches_reference")
 
@@ -63,5 +64,53 @@ def test_matches_reference(target, layer_kind, check, data):
             f"stateful stored state {i} vs reference ({where})",
             actual=state,
             expected=want,
+            tol=tol,
+        )
+
+
+@given(data=st.data())
+def test_masked_steps_match_reference(target, layer_kind, check, data):
+    # A mask passed to the layer itself, stateless and stateful: a masked step keeps every
+    # state and repeats the previous output (zeros before a call's first valid step).
+    if layer_kind not in LAYER_KINDS:
+        pytest.skip(f"masks: the float64 reference takes a mask for {', '.join(LAYER_KINDS)} only")
+    case = data.draw(cases(kind=layer_kind), label="case")
+    mask = data.draw(masks(batch_size=case.batch_size, timesteps=case.timesteps), label="mask")
+    check.example(case=case, mask=mask)
+    spec = case.spec
+    stateless = target.runner(spec, batch_size=None, stateful=False)
+    stateful = target.runner(spec, batch_size=case.batch_size, stateful=True)
+    stateless.set_weights(case.weights)
+    stateful.set_weights(case.weights)
+    tol = target.tolerance("reference")
+    keras = keras_version_of(target.versions())
+    ref = run_reference(spec, case.weights, case.x, keras_version=keras, mask=mask)
+
+    got = stateless(case.x, mask=mask)
+    check.assert_close(
+        "masked output vs reference", actual=got.output, expected=ref.output(spec), tol=tol
+    )
+    if spec.return_state:
+        for i, (state, want) in enumerate(zip(got.states, ref.states, strict=True)):
+            check.assert_close(
+                f"masked returned state {i} vs reference", actual=state, expected=want, tol=tol
+            )
+
+    carried = None
+    chunk_masks = np.split(mask, np.cumsum(case.splits)[:-1], axis=1)
+    for k, (chunk, m) in enumerate(zip(case.chunks(), chunk_masks, strict=True)):
+        want = run_reference(spec, case.weights, chunk, carried, keras_version=keras, mask=m)
+        carried = want.states
+        check.assert_close(
+            f"stateful masked output of chunk {k} of {list(case.splits)} vs reference",
+            actual=stateful(chunk, mask=m).output,
+            expected=want.output(spec),
+            tol=tol,
+        )
+    for i, (state, want_state) in enumerate(zip(stateful.states(), carried, strict=True)):
+        check.assert_close(
+            f"stateful stored state {i} after masked chunks vs reference",
+            actual=state,
+            expected=want_state,
             tol=tol,
         )

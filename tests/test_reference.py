@@ -506,3 +506,45 @@ def test_the_lstm_cell_state_grows_past_one_from_a_large_initial_state() -> None
     h, c = run.states
     assert_close(c, [[3.0]])
     assert_close(h, [[0.5 * math.tanh(3.0)]])
+
+
+# --- Masks -----------------------------------------------------------------------------
+
+
+def test_a_masked_step_keeps_the_state_and_repeats_the_previous_output() -> None:
+    # Keras's RNN loop (keras/src/backend/*/rnn.py): where the mask is False the states
+    # stay and the output is the previous step's, zeros before the first valid step.
+    spec = LayerSpec("SimpleRNN", units=1, features=1)
+    w = [SRNN_W, SRNN_U, SRNN_B]
+    x = np.array([[[1.0], [-2.0], [3.0]], [[1.0], [-2.0], [3.0]]])
+    mask = np.array([[False, True, False], [True, False, True]])
+    run = run_reference(spec, w, x, mask=mask)
+    h = math.tanh(-2.0 * 0.5 + 0.1)  # row 0: only step 1 runs, from zeros
+    assert_close(run.sequence[0], [[0.0], [h], [h]])
+    assert_close(run.states[0][0], [h])
+    h1 = math.tanh(0.6)  # row 1: steps 0 and 2 run; step 1 repeats h1
+    h3 = math.tanh(3.0 * 0.5 + 0.3 * h1 + 0.1)
+    assert_close(run.sequence[1], [[h1], [h1], [h3]])
+    assert_close(run.states[0][1], [h3])
+
+
+def test_a_fully_masked_row_outputs_zeros_and_keeps_its_initial_state() -> None:
+    spec = LayerSpec("LSTM", units=2, features=1)
+    rng = np.random.default_rng(0)
+    w = [rng.normal(size=s) for s in spec.weight_shapes()]
+    start = [np.full((1, 2), 3.0), np.full((1, 2), -2.0)]
+    run = run_reference(spec, w, col(1.0, 2.0), start, mask=np.zeros((1, 2), dtype=bool))
+    assert_close(run.sequence, np.zeros((1, 2, 2)))
+    for got, want in zip(run.states, start, strict=True):
+        assert_close(got, want)
+
+
+def test_an_all_valid_mask_changes_nothing() -> None:
+    spec = LayerSpec("GRU", units=2, features=1, reset_after=False)
+    rng = np.random.default_rng(1)
+    w = [rng.normal(size=s) for s in spec.weight_shapes()]
+    x = rng.normal(size=(3, 4, 1))
+    plain = run_reference(spec, w, x)
+    masked = run_reference(spec, w, x, mask=np.ones((3, 4), dtype=bool))
+    assert_close(masked.sequence, plain.sequence)
+    assert_close(masked.states[0], plain.states[0])

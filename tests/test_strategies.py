@@ -25,6 +25,7 @@ from harness.profiles import profile_settings
 from harness.pytest_plugin import LAYER_FIXTURE
 from harness.specs import ACTIVATIONS, GATES, LAYER_KINDS, RECURRENT_ACTIVATIONS, Case, LayerSpec
 from harness.strategies import (
+    FULLY_MASKED_ODDS,
     LONG_SEQUENCE,
     MAX_ABS_INPUT,
     MAX_ABS_STATE,
@@ -46,10 +47,12 @@ from harness.strategies import (
     is_rotation,
     layer_specs,
     layer_states,
+    masks,
     row_permutations,
     sequences,
     weights,
 )
+from harness.targets.base import Output
 from properties import (
     test_chunked_equals_whole,
     test_matches_reference,
@@ -664,3 +667,90 @@ def test_the_ci_profile_tells_keras_2s_hard_sigmoid_from_keras_3s(monkeypatch) -
     with pytest.raises(AssertionError, match="vs reference"):
         run()
     assert check.example_data["case"].spec.recurrent_activation == "hard_sigmoid"
+
+
+# --- Masks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("description", "condition"),
+    [
+        ("left-padded: a masked first step", lambda m: not m[:, 0].all() and m[:, -1].all()),
+        ("right-padded: a masked last step", lambda m: m[:, 0].all() and not m[:, -1].all()),
+        (
+            "a hole: valid, masked, valid",
+            lambda m: any("101" in "".join(map(str, r)) for r in m * 1),
+        ),
+        ("a fully masked row", lambda m: not m.any(axis=1).all()),
+    ],
+)
+def test_every_mask_regime_is_reachable(description: str, condition) -> None:
+    mask = find(masks(batch_size=3, timesteps=5), condition, settings=FIND)
+    assert mask.shape == (3, 5) and mask.dtype == bool
+    assert condition(mask), description
+
+
+def test_masks_shrink_to_left_padding_with_every_row_valid_somewhere() -> None:
+    mask = find(masks(batch_size=3, timesteps=4), lambda m: True, settings=FIND)
+    assert mask.any(axis=1).all()
+    for row in mask:  # left-padded: once valid, valid to the end
+        assert row[np.argmax(row) :].all()
+
+
+def test_fully_masked_rows_are_a_small_share() -> None:
+    drawn = sampled(masks(batch_size=2, timesteps=3), 300)
+    fully = sum(not m.any(axis=1).all() for m in drawn)
+    assert 0 < fully <= len(drawn) // 2  # about one in FULLY_MASKED_ODDS (4)
+    assert fully >= len(drawn) // (3 * FULLY_MASKED_ODDS)
+
+
+class _MaskedRunner(ReferenceRunner):
+    """The reference runner with masks, as Keras runs them (``run_reference(mask=...)``);
+    ``restart_empty_rows`` is a bug: a row masked at every step of a call loses its state."""
+
+    restart_empty_rows = False
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None):
+        if mask is None:
+            return super().__call__(x, initial_state=initial_state, path=path)
+        start = self.stored if self.stateful else None
+        if self.restart_empty_rows and start:
+            empty = ~np.asarray(mask).any(axis=1)[:, None]
+            start = [np.where(empty, 0.0, s) for s in start]
+        result = reference.run_reference(self.spec, self.weights, x, start, mask=mask)
+        if self.stateful:
+            self.stored = result.states
+        states = [s.copy() for s in result.states] if self.spec.return_state else None
+        return Output(result.output(self.spec), states)
+
+
+class _MaskedTarget(ReferenceTarget):
+    def __init__(self, *, restart_empty_rows: bool):
+        super().__init__()
+        self.restart_empty_rows = restart_empty_rows
+
+    def runner(self, spec: LayerSpec, *, batch_size: int | None, stateful: bool):
+        runner = _MaskedRunner(spec, batch_size=batch_size, stateful=stateful)
+        runner.restart_empty_rows = self.restart_empty_rows
+        return runner
+
+
+def _masked_ci_run(target, kind: str) -> PropertyCheck:
+    test = test_matches_reference.test_masked_steps_match_reference
+    check = PropertyCheck(property_id(test), kind, target.name)
+    key = seeds.key(test.__module__, test.__name__, {LAYER_FIXTURE: kind})
+
+    @seed(seeds.derive_seed(0, key))
+    @seeds.seeded_settings(profile_settings("ci"), database=None)
+    @given(data=st.data())
+    def run(data: st.DataObject) -> None:
+        test.hypothesis.inner_test(target=target, layer_kind=kind, check=check, data=data)
+
+    run()
+    return check
+
+
+def test_the_masked_property_passes_keras_masks_and_catches_a_state_lost_on_an_empty_row() -> None:
+    assert _masked_ci_run(_MaskedTarget(restart_empty_rows=False), "LSTM").examples == 25
+    with pytest.raises(AssertionError, match=r"stored state|masked output"):
+        _masked_ci_run(_MaskedTarget(restart_empty_rows=True), "LSTM")

@@ -11,8 +11,10 @@ validate their arguments when they are built (``harness.strategies.validation``)
 """
 
 from harness.strategies.layers import (
+    FULLY_MASKED_ODDS,
     INPUT_MAGNITUDES,
     LONG_SEQUENCE,
+    MASK_KINDS,
     MAX_ABS_INPUT,
     MAX_ABS_STATE,
     MAX_BATCH,
@@ -36,6 +38,7 @@ from harness.strategies.layers import (
     layer_specs,
     layer_states,
     magnitudes,
+    masks,
     row_permutations,
     sequences,
     weights,
@@ -56,8 +59,10 @@ from harness.strategies.models import (
 )
 
 __all__ = [
+    "FULLY_MASKED_ODDS",
     "INPUT_MAGNITUDES",
     "LONG_SEQUENCE",
+    "MASK_KINDS",
     "MAX_ABS_INPUT",
     "MAX_ABS_STATE",
     "MAX_BATCH",
@@ -89,6 +94,7 @@ __all__ = [
     "layer_specs",
     "layer_states",
     "magnitudes",
+    "masks",
     "model_cases",
     "model_inputs",
     "model_specs",

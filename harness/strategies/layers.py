@@ -65,6 +65,11 @@ MAX_WEIGHT_SCALE = 3.0  # with |x| <= 10 this drives gates into saturation and f
 MIN_RECURRENT_GAIN = 0.3  # the carried state must matter, or carry-over bugs hide
 MAX_RECURRENT_GAIN = 0.9  # below 1: contractive, so rounding errors do not compound
 MAX_SEED = 2**32 - 1
+# Masks as users make them: left-padded (pad_sequences' default, padding="pre"),
+# right-padded, or with holes anywhere; a row masked at every step in about one mask in
+# FULLY_MASKED_ODDS (a whole padded sample in a batch, as a last short batch is filled).
+MASK_KINDS = ("left-padded", "right-padded", "holes")
+FULLY_MASKED_ODDS = 4
 # A rare region, about one example in RARE_ODDS (so ``ci`` meets it about twice per test
 # and ``thorough`` some 25 times): wide layers and long sequences, where bugs have been
 # reported and backends switch kernels (unrolled or blocked loops, other matmul tilings,
@@ -117,7 +122,7 @@ _RARE = st.integers(0, RARE_ODDS - 1).map(lambda i: i == RARE_ODDS - 1)
 # Hypothesis often draws equal seeds within one example (all 0 in the first one), and
 # inputs equal to the weights, or another batch's first chunk equal to this batch's,
 # would make examples where nothing the property compares can differ.
-_INPUTS, _WEIGHTS, _STATES = 0, 1, 2
+_INPUTS, _WEIGHTS, _STATES, _MASKS = 0, 1, 2, 3
 
 
 def _rng(role: int, seed: int, *key: int) -> np.random.Generator:
@@ -315,6 +320,41 @@ def _sequences(draw: st.DrawFn, shape: tuple[int, int, int], *, zeros: bool = Tr
     seed = draw(_SEEDS)
     magnitude = draw(_INPUT_MAGNITUDES if zeros else _NONZERO_INPUT_MAGNITUDES)
     return _uniform(_rng(_INPUTS, seed, *shape), magnitude, shape)
+
+
+def masks(*, batch_size: int, timesteps: int) -> st.SearchStrategy[np.ndarray]:
+    """Boolean masks ``(batch_size, timesteps)``, True where a step is valid.
+
+    One of ``MASK_KINDS`` (failures shrink to left-padded) with each row's valid length
+    from 1 to ``timesteps`` (holes: each step valid with odds 2 in 3); in about one mask
+    in ``FULLY_MASKED_ODDS`` one row is masked at every step.
+
+    Example:
+        >>> masks(batch_size=2, timesteps=3).example().shape
+        (2, 3)
+    """
+    check_argument(batch_size >= 1, f"batch_size={batch_size} must be at least 1")
+    check_argument(timesteps >= 1, f"timesteps={timesteps} must be at least 1")
+    return _masks((batch_size, timesteps))
+
+
+@st.composite
+def _masks(draw: st.DrawFn, shape: tuple[int, int]) -> np.ndarray:
+    kind = draw(st.sampled_from(MASK_KINDS))
+    fully = draw(st.integers(0, FULLY_MASKED_ODDS - 1)) == FULLY_MASKED_ODDS - 1
+    rng = _rng(_MASKS, draw(_SEEDS), *shape)
+    batch, timesteps = shape
+    lengths = rng.integers(1, timesteps + 1, size=batch)[:, None]
+    steps = np.arange(timesteps)[None, :]
+    if kind == "left-padded":
+        mask = steps >= timesteps - lengths
+    elif kind == "right-padded":
+        mask = steps < lengths
+    else:
+        mask = rng.random(shape) < 2 / 3
+    if fully:
+        mask[rng.integers(batch)] = False
+    return mask
 
 
 @st.composite
