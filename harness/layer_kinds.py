@@ -270,12 +270,16 @@ def flat(values) -> list:
 
 
 def nest(spec: LayerSpec, states: Sequence) -> list:
-    """Flat states in the structure the layer takes as ``initial_state`` (a stack: per cell)."""
+    """Flat states in the structure the layer takes as ``initial_state`` and returns.
+
+    A stack's are per cell: a list for a cell of several states, a bare tensor for a cell
+    of one (its ``state_size`` is an int).
+    """
     if spec.kind != STACKED:
         return list(states)
     counts = [c.n_states for c in spec.cell_specs()]
     edges = [0, *itertools.accumulate(counts)]
-    return [list(states[a:b]) for a, b in itertools.pairwise(edges)]
+    return [states[a] if b - a == 1 else list(states[a:b]) for a, b in itertools.pairwise(edges)]
 
 
 # ---------------------------------------------------------------------------- references
@@ -290,12 +294,15 @@ def run_extra_reference(spec, weights, x, initial_state, run_reference):
     if spec.kind in CELL_KINDS:
         return run_reference(spec.replace(kind=spec.base_kind), weights, x, initial_state)
     if spec.kind == STACKED:
-        states_in = nest(spec, initial_state) if initial_state is not None else None
+        given = None if initial_state is None else list(initial_state)
         sequence, states, w = np.asarray(x, dtype=np.float64), [], list(weights)
-        for i, cell in enumerate(spec.cell_specs()):
+        for cell in spec.cell_specs():
             n = len(cell.weight_shapes())
             own, w = w[:n], w[n:]
-            result = run_reference(cell, own, sequence, None if states_in is None else states_in[i])
+            start = None
+            if given is not None:
+                start, given = given[: cell.n_states], given[cell.n_states :]
+            result = run_reference(cell, own, sequence, start)
             sequence, states = result.sequence, states + result.states
         return ReferenceResult(sequence, states)
     return _conv_lstm(spec, weights, x, initial_state)

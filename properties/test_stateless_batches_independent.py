@@ -43,7 +43,7 @@ def test_stateless_batches_independent(target, layer_kind, check, data):
     first = runner(case.x)
     runner(other)
     again = runner(case.x)
-    zeros = [np.zeros((case.batch_size, spec.units), np.float32) for _ in range(spec.n_states)]
+    zeros = [np.zeros(shape, np.float32) for shape in spec.state_shapes(case.batch_size)]
     explicit = runner(case.x, initial_state=zeros)
 
     for label, run in (("after another batch", again), ("with an explicit zero state", explicit)):

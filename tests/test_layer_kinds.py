@@ -59,7 +59,7 @@ def test_shapes_of_a_stack_are_its_cells_in_order():
     assert spec.state_shapes(5) == [(5, 2), (5, 2), (5, 3)]
     # LSTM kernel, recurrent, bias; then GRU (reset_after) kernel fed the LSTM's 2 units.
     assert spec.weight_shapes() == [(2, 8), (2, 8), (8,), (2, 9), (3, 9), (2, 9)]
-    assert nest(spec, [1, 2, 3]) == [[1, 2], [3]]
+    assert nest(spec, [1, 2, 3]) == [[1, 2], 3]  # a one-state cell's state is bare
     assert flat([[1, 2], [3]]) == [1, 2, 3]
     assert LayerSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
 
