@@ -145,7 +145,7 @@ def _assert_reset_zeroes(target, check, case, reset_at, tol) -> None:
             f"{label} right after reset ({where})",
             actual=state,
             expected=np.zeros_like(state),
-            tol=tol,
+            tol=target.tolerance("exact"),  # a reset assigns zeros: no rounding
         )
     after = [stateful(chunk).output for chunk in chunks[reset_at:]]
     expected = fresh(np.concatenate(chunks[reset_at:], axis=1))
@@ -289,7 +289,7 @@ def test_bidirectional_reset_zeroes_both_directions(target, layer_kind, check, d
             f"{label} right after reset ({where})",
             actual=state,
             expected=np.zeros_like(state),
-            tol=tol,
+            tol=target.tolerance("exact"),  # a reset assigns zeros: no rounding
         )
     actual = np.concatenate([stateful(chunk).output for chunk in chunks[reset_at:]], axis=1)
     expected, _ = _bidirectional_expected(target, case, chunks[reset_at:])

@@ -13,6 +13,8 @@ import numpy as np
 from harness.specs import GATES, LayerSpec
 from harness.targets.base import Output, Runner, Target
 
+BATCHING_PATHS = ("predict", "evaluate", "fit")  # the paths that cut their input into batches
+
 
 class WrappedRunner(Runner):
     """Delegates everything to a real runner; subclasses override one behaviour."""
@@ -55,7 +57,18 @@ class BrokenTarget(Target):
         self.inner = inner
         self.runner_cls = runner_cls
         self.name = f"broken[{label}]:{inner.name}"
+        # Judged by the inner target's tolerance entry: same backend, dtype, precision.
         self.dtype = inner.dtype
+        self.backend = inner.backend
+        self.precision = inner.precision
+        self.supports_use_cudnn = inner.supports_use_cudnn
+
+    def __getattr__(self, name: str):
+        # What model builders read from a Keras 3 target (keras, cached, compiled).
+        inner = self.__dict__.get("inner")
+        if inner is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(inner, name)
 
     def runner(self, spec: LayerSpec, *, batch_size, stateful) -> Runner:
         inner = self.inner.runner(spec, batch_size=batch_size, stateful=stateful)
@@ -95,7 +108,7 @@ class HandsStateToNextSample(WrappedRunner):
 
 
 class ScalesCarriedState(WrappedRunner):
-    """The carried state drifts: it is multiplied by 1.001 after each stateful call."""
+    """The carried state drifts: it is multiplied by ``factor`` (1.001) after each stateful call."""
 
     factor = 1.001
 
@@ -104,6 +117,11 @@ class ScalesCarriedState(WrappedRunner):
         if self.stateful:
             self.inner.set_states([s * self.factor for s in self.inner.states()])
         return out
+
+
+def scales_carried_state(factor: float) -> type[ScalesCarriedState]:
+    """``ScalesCarriedState`` with another factor, e.g. to find a tolerance's detection floor."""
+    return type(f"ScalesCarriedStateBy{factor}", (ScalesCarriedState,), {"factor": factor})
 
 
 class ResetClearsFirstStateOnly(WrappedRunner):
@@ -201,15 +219,18 @@ class ResetsBetweenPredictBatches(WrappedRunner):
 
 
 class AcceptsAnyBatchSize(WrappedRunner):
-    """A stateful layer that silently pads or cuts a wrong-sized batch to its batch size."""
+    """A stateful layer that silently pads or cuts a wrong-sized batch to its batch size
+    (a direct call to exactly it, a batching path to a multiple of it)."""
 
     def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
         x = np.asarray(x)
         b = self.batch_size
-        if not self.stateful or len(x) % b == 0:
+        fits = len(x) % b == 0 if path in BATCHING_PATHS else len(x) == b
+        if not self.stateful or fits:
             return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
-        padded = np.zeros((b * (len(x) // b + 1), *x.shape[1:]), x.dtype)
-        padded[: len(x)] = x
+        size = b * (len(x) // b + 1) if path in BATCHING_PATHS else b
+        padded = np.zeros((size, *x.shape[1:]), x.dtype)
+        padded[: min(len(x), size)] = x[:size]
         out = self.inner(padded, path=path)
         return Output(None if out.output is None else out.output[: len(x)], out.states, out.loss)
 
@@ -221,6 +242,59 @@ class ZeroesStateOnRefusal(WrappedRunner):
         if self.stateful and len(x) % self.batch_size:
             self.inner.set_states([np.zeros_like(s) for s in self.inner.states()])
         return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
+
+
+class AdvancesStateBeforeRefusing(WrappedRunner):
+    """predict/evaluate/fit run the full batches before a short last batch is refused: the
+    stored states move although the call raised (what TensorFlow and PyTorch do)."""
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
+        b = self.batch_size
+        full = len(x) - len(x) % b if self.stateful else 0
+        if path in BATCHING_PATHS and batch_size in (None, b) and len(x) % b and full:
+            for start in range(0, full, b):
+                self.inner(np.asarray(x[start : start + b]))
+        return self.inner(
+            x, initial_state=initial_state, path=path, batch_size=batch_size, mask=mask
+        )
+
+
+class ModelResetByLayers(WrappedRunner):
+    """A repair: the model-level reset (gone from Keras 3) resets the layer instead."""
+
+    def model_reset(self) -> None:
+        self.inner.reset()
+
+
+class TrainerPathsThroughCall(WrappedRunner):
+    """A repair: every path of a stateful runner goes through direct calls, batch by batch.
+
+    predict and predict_on_batch return the calls' outputs; the loss paths report
+    ``mean(output**2)`` (all-zero targets, Keras's mse, summed over the outputs); each
+    batch starts from the state the last one left. This is what the trainer paths
+    promise; JAX's never write a stateful RNN's state back, and torch's fit crashes on a
+    stateful LSTM or GRU (reviewed known failures), so bites of those paths are shown
+    on this.
+    """
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
+        if not self.stateful or path == "call" or initial_state is not None or mask is not None:
+            return self.inner(
+                x, initial_state=initial_state, path=path, batch_size=batch_size, mask=mask
+            )
+        b = batch_size or self.batch_size
+        runs = [self.inner(np.asarray(x[start : start + b])) for start in range(0, len(x), b)]
+        states = None
+        if runs[0].states is not None:
+            states = [
+                np.concatenate(s, axis=0) for s in zip(*(r.states for r in runs), strict=True)
+            ]
+        output = np.concatenate([r.output for r in runs], axis=0)
+        if path in ("predict", "predict_on_batch"):
+            return Output(output, states)
+        loss = float(np.mean(output.astype(np.float64) ** 2))
+        loss += sum(float(np.mean(s.astype(np.float64) ** 2)) for s in states or [])
+        return Output(None, loss=loss)
 
 
 class RefusesUpFront(WrappedRunner):
@@ -236,10 +310,11 @@ class RefusesUpFront(WrappedRunner):
     def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
         try:
             b = self.batch_size
-            cuts_batches = path in ("predict", "evaluate", "fit") and batch_size in (None, b)
+            cuts_batches = path in BATCHING_PATHS and batch_size in (None, b)
             if self.stateful and (len(x) % b if cuts_batches else len(x) != b):
+                received = len(x) % b if cuts_batches else len(x)
                 raise ValueError(
-                    f"Expected batch size {b} for a stateful layer. Received: {len(x)}"
+                    f"Expected batch size {b} for a stateful layer. Received: {received}"
                 )
             return self.inner(
                 x, initial_state=initial_state, path=path, batch_size=batch_size, mask=mask
@@ -296,6 +371,40 @@ class IgnoresMask(WrappedRunner):
         return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
 
 
+class EagerCallForgetsState(WrappedRunner):
+    """The eager ``layer(x)`` users run puts the stored states back after it: nothing is carried.
+
+    Only the eager call is broken. On JAX the runner also has a compiled call of the
+    harness's own (``harness.targets.jax_call.EagerAndCompiled``), which still carries
+    the state: a property that checked only that path would pass here. On the other
+    backends every direct call is eager.
+    """
+
+    def __init__(self, inner: Runner, target: Target):
+        super().__init__(inner, target)
+        turns = getattr(inner, "_jit", None)
+        self.on_jax = turns is not None
+        if self.on_jax and inner.stateful and not getattr(turns, "forgets", False):
+            eager = turns.eager
+
+            def forgetful(x):
+                kept = inner.states()
+                out = eager(x)
+                inner.set_states(kept)
+                return out
+
+            turns.eager, turns.forgets = forgetful, True
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
+        kept = self.inner.states() if self.stateful and not self.on_jax else None
+        out = self.inner(
+            x, initial_state=initial_state, path=path, batch_size=batch_size, mask=mask
+        )
+        if kept is not None and path == "call":
+            self.inner.set_states(kept)
+        return out
+
+
 BROKEN_RUNNERS: dict[str, type[WrappedRunner]] = {
     "zero_start_each_call": ZeroStartEachCall,
     "hands_state_to_next_sample": HandsStateToNextSample,
@@ -313,6 +422,14 @@ BROKEN_RUNNERS: dict[str, type[WrappedRunner]] = {
     "corrupts_state_on_refusal": CorruptsStateOnRefusal,
     "unusable_after_refusal": UnusableAfterRefusal,
     "ignores_mask": IgnoresMask,
+    "eager_call_forgets_state": EagerCallForgetsState,
+    "advances_state_before_refusing": AdvancesStateBeforeRefusing,
+}
+# Known framework bugs repaired, so that a bite can be shown where the real target fails.
+REPAIRS: dict[str, type[WrappedRunner]] = {
+    "refuses_up_front": RefusesUpFront,
+    "model_reset_by_layers": ModelResetByLayers,
+    "trainer_paths_through_call": TrainerPathsThroughCall,
 }
 
 
@@ -325,13 +442,24 @@ class PretendsGpu(BrokenTarget):
     """A CPU target that says it runs on a GPU, with ``runner_cls`` breaking only the
     layers that may take a cuDNN kernel (``use_cudnn`` not False).
 
+    Its comparisons are judged by the GPU tolerance entry of ``precision`` (``strict``
+    or ``native``): the CPU's numbers under a GPU's tolerance, as a bite under that
+    entry needs them.
+
     There is no cuDNN on a CPU: ``use_cudnn="auto"`` falls back to the generic loop
     and ``use_cudnn=True`` is refused, so with ``runner_cls=WrappedRunner`` the
     cuDNN side equals the generic side, as it must on a correct GPU target.
     """
 
-    def __init__(self, inner: Target, runner_cls: type[WrappedRunner] = WrappedRunner):
-        super().__init__(inner, runner_cls, f"gpu:{runner_cls.__name__}")
+    def __init__(
+        self,
+        inner: Target,
+        runner_cls: type[WrappedRunner] = WrappedRunner,
+        *,
+        precision: str = "strict",
+    ):
+        super().__init__(inner, runner_cls, f"gpu-{precision}:{runner_cls.__name__}")
+        self.precision = precision  # judged by the GPU entry of this precision
 
     @property
     def device(self) -> str:

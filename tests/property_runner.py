@@ -1,20 +1,29 @@
 """Run a property test's body against any target, outside pytest's fixtures.
 
 The bite tests use this to run the very same property code against the
-deliberately broken targets in ``tests/broken_targets.py``.
+deliberately broken targets in ``tests/broken_targets.py``: ``run_property`` runs
+one target, ``run_bite`` runs a baseline (the real target, through a no-op wrapper
+or with a known framework bug repaired) and a broken one on the same examples.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
+import re
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from harness import known_failures as kf
 from harness.check import PropertyCheck
+from harness.errors import PropertyFailure
 from harness.targets.base import Target
 
 
@@ -81,3 +90,183 @@ def run_property(
     finally:
         target.clear()
     return check
+
+
+# --- differential bites ---------------------------------------------------------------------
+
+
+def known_failure_file() -> Path:
+    """The reviewed known-failures file (shipped with the package, or at the repository root)."""
+    shipped = getattr(kf, "SHIPPED_KNOWN_FAILURES", None)
+    if shipped is not None and Path(shipped).is_file():
+        return Path(shipped)
+    return Path(__file__).resolve().parent.parent / "known_failures.toml"
+
+
+def real_target(target: Target) -> Target:
+    """The real target under any number of wrappers (``BrokenTarget.inner``)."""
+    while hasattr(target, "inner") and isinstance(target.inner, Target):
+        target = target.inner
+    return target
+
+
+def known_entries(target: Target, test_fn: Callable, layer_kind: str) -> list[kf.KnownFailure]:
+    """The reviewed known failures of the real target under ``target`` for this test and layer."""
+    real = real_target(target)
+    return [
+        e
+        for e in kf.load_known_failures(known_failure_file())
+        if e.matches(
+            property_id=property_id(test_fn),
+            layer=layer_kind,
+            target=real.name,
+            versions=dict(real.versions()),
+            test=test_fn.__name__,
+            device=target.device,
+            precision=target.precision,
+        )
+    ]
+
+
+class RecordedDraws:
+    """Stands in for Hypothesis's ``data``: draws through it and keeps every value drawn."""
+
+    def __init__(self, data: Any):
+        self.data, self.values = data, []
+
+    def draw(self, strategy, label=None):
+        value = self.data.draw(strategy, label=label)
+        self.values.append(copy.deepcopy(value))
+        return value
+
+
+class ReplayedDraws:
+    """Stands in for Hypothesis's ``data``: hands out recorded draws, in order."""
+
+    def __init__(self, values):
+        self.values = copy.deepcopy(list(values))
+
+    def draw(self, strategy, label=None):
+        return self.values.pop(0)
+
+
+class BiteError(AssertionError):
+    """A bite proved nothing: the break crashed, failed another check, or the baseline failed."""
+
+
+class _Enough(BaseException):
+    """Ends the search at once (Hypothesis replays an ``Exception``, not this)."""
+
+
+@dataclass
+class Bite:
+    """What a differential bite saw, example by example."""
+
+    examples: int = 0  # examples the broken target ran
+    bitten: int = 0  # failed on the broken target as expected, passed on the baseline
+    missed: int = 0  # passed on the broken target
+    known: int = 0  # the baseline failed them as a reviewed known failure says: not usable
+    failure: PropertyFailure | None = None  # the first bite's failure
+    baseline_checks: list[PropertyCheck] = field(default_factory=list)
+
+
+def outcome(test_fn: Callable, target: Target, layer_kind: str, check, data) -> Exception | None:
+    """Run ``test_fn``'s body once; the exception it raised, or ``None``."""
+    try:
+        test_fn.hypothesis.inner_test(target=target, layer_kind=layer_kind, check=check, data=data)
+    except Exception as exc:  # judged by the caller: a bite, a known failure, or a defect
+        if "skip" in type(exc).__name__.lower():
+            raise
+        return exc
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    label = getattr(exc, "check", None)
+    return f"{type(exc).__name__}" + (f" (check {label!r})" if label else "") + f": {exc}"[:600]
+
+
+def run_bite(
+    test_fn: Callable,
+    *,
+    baseline: Target,
+    broken: Target,
+    layer_kind: str,
+    expect: str,
+    max_examples: int,
+    bites_wanted: int = 1,
+) -> Bite:
+    """Run ``test_fn`` on ``broken`` and, on the examples it fails, on ``baseline``.
+
+    A bite counts where the property fails on ``broken`` with a ``PropertyFailure``
+    whose check label (``PropertyFailure.check``) matches the regular expression
+    ``expect``, and passes on ``baseline`` on the very same example (the same drawn
+    values, replayed). An example the baseline fails as one of its reviewed known
+    failures says is set aside (the break is not what failed it), and the search goes
+    on. Anything else raises ``BiteError``: the break made the property crash or fail
+    another check, or the baseline failed in a way no reviewed entry describes. The
+    search stops after ``bites_wanted`` bites, or after ``max_examples`` examples.
+
+    Args:
+        test_fn: a property test (or a ``Parametrized`` one).
+        baseline: the target the property must pass on: the real one, wrapped in a
+            no-op wrapper, or with a known framework bug repaired.
+        broken: ``baseline`` with one promise broken.
+        layer_kind: ``"LSTM"``, ``"GRU"`` or ``"SimpleRNN"``.
+        expect: what the failing check's label must match.
+        max_examples: how many derandomized examples the search may take.
+        bites_wanted: bites after which the search stops.
+    """
+    known = known_entries(baseline, test_fn, layer_kind)
+    bite = Bite()
+    pid = property_id(test_fn)
+
+    @settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=(Phase.generate,),
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def search(data):
+        bite.examples += 1
+        draws = RecordedDraws(data)
+        check = PropertyCheck(pid, layer_kind, broken.name, on_example=broken.new_example)
+        failed = outcome(test_fn, broken, layer_kind, check, draws)
+        if failed is None:
+            bite.missed += 1
+            return
+        base_check = PropertyCheck(pid, layer_kind, baseline.name, on_example=baseline.new_example)
+        base = outcome(test_fn, baseline, layer_kind, base_check, ReplayedDraws(draws.values))
+        if base is not None:
+            if kf.recognise(known, base) is None:
+                raise BiteError(
+                    f"the baseline {baseline.name} fails this example with a failure no "
+                    f"reviewed entry describes: {describe(base)}"
+                ) from base
+            bite.known += 1
+            return
+        label = getattr(failed, "check", None)
+        if not isinstance(failed, PropertyFailure) or not re.search(expect, label or ""):
+            raise BiteError(
+                f"{broken.name} made the property fail, but not by a check matching "
+                f"{expect!r}: {describe(failed)}"
+            ) from failed
+        bite.bitten += 1
+        bite.baseline_checks.append(base_check)
+        if bite.failure is None:
+            bite.failure = failed
+        if bite.bitten >= bites_wanted:
+            raise _Enough
+
+    try:
+        search()
+    except _Enough:
+        pass
+    finally:
+        broken.clear()
+        baseline.clear()
+    return bite

@@ -1,11 +1,15 @@
 """Proof that every composition property bites: it fails on a deliberately broken model.
 
 The properties in ``properties/test_composition.py`` obtain their models through
-the module-level name ``model_runner``. Here it is swapped for one that wraps each
-real ``ModelRunner`` in a runner breaking one promise (a stacked layer that loses
-its state, a reset that clears one layer, a head without its bias, ...), and each
-property must then fail with a ``PropertyFailure``. On the real target the same
-properties must pass, unless the framework has a reviewed known failure there.
+the module-level name ``model_runner``. Here it is swapped for one that asks the
+target for its model runner: a ``ModelTarget`` wraps each real ``ModelRunner`` in
+a runner that breaks one promise (a stacked layer that loses its state, a reset
+that clears one layer, a head without its bias, ...) or in a no-op one. Each bite
+is differential (``tests.property_runner.run_bite``): on the same example the
+property passes on the no-op model (or, where the real target fails the test as a
+reviewed known failure says, on a model with that bug repaired) and fails on the
+broken one, by a check whose label matches what the break must trip. Every bite
+runs under every tolerance entry: the target's own and a pretend GPU's.
 """
 
 from __future__ import annotations
@@ -15,23 +19,18 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from harness.errors import PropertyFailure
-from harness.known_failures import (
-    SHIPPED_KNOWN_FAILURES,
-    find_known_failure,
-    load_known_failures,
-)
 from harness.specs import GATES, ModelSpec, RecurrentLayer
 from harness.targets.keras3_models import ModelOutput
 from harness.targets.keras3_models import model_runner as real_model_runner
 from properties import test_composition as composition
-from tests.property_runner import property_id, run_property
+from tests.broken_targets import BrokenTarget, WrappedRunner
+from tests.property_runner import known_entries, real_target, run_bite, run_property
+from tests.test_properties_bite import ENTRIES, skip_unless_judged_otherwise, under
 
 # A break shows within the first few examples of the derandomized search; the budget
 # only bounds a search that would fail.
 MAX_EXAMPLES_TO_FALSIFY = 40
 MAX_EXAMPLES_TO_PASS = 5
-KNOWN_FAILURES = SHIPPED_KNOWN_FAILURES
 
 
 class WrappedModelRunner:
@@ -151,9 +150,11 @@ class ResetClearsForwardOnly(WrappedModelRunner):
         self.inner.set_states(states)
 
 
-class ReturnsDirectionsSwapped(WrappedModelRunner):
-    """Returns a Bidirectional's states backward direction first (built without
-    ``return_state``, which a stateful Bidirectional cannot build with in Keras 3.15)."""
+class ReturnsStoredStates(WrappedModelRunner):
+    """A repair: a stateful Bidirectional built without ``return_state`` (Keras 3.15 cannot
+    build one with it) that returns its stored states, forward direction first."""
+
+    swapped = False
 
     @classmethod
     def build(cls, target, spec, *, batch_size, stateful):
@@ -167,10 +168,17 @@ class ReturnsDirectionsSwapped(WrappedModelRunner):
     def __call__(self, x):
         out = self.inner(x)
         states = self.inner.states()
-        swapped = []
-        for group in reversed(self.spec.state_groups()):
-            swapped += states[group.start : group.start + group.count]
-        return ModelOutput(out.output, swapped, layers=out.layers)
+        groups = self.spec.state_groups()
+        returned = []
+        for group in reversed(groups) if self.swapped else groups:
+            returned += states[group.start : group.start + group.count]
+        return ModelOutput(out.output, returned, layers=out.layers)
+
+
+class ReturnsDirectionsSwapped(ReturnsStoredStates):
+    """Returns a Bidirectional's states backward direction first."""
+
+    swapped = True
 
 
 class ProcessesChunksForward(WrappedModelRunner):
@@ -242,79 +250,154 @@ class TransposedRecurrentKernel(WrappedModelRunner):
         self.inner.set_weights(weights)
 
 
+class ModelTarget(BrokenTarget):
+    """A target whose models come wrapped in ``model_cls`` (see ``dispatch``)."""
+
+    def __init__(self, inner, model_cls: type[WrappedModelRunner], label: str):
+        super().__init__(inner, WrappedRunner, label)
+        self.model_cls = model_cls
+
+
+def dispatch(target, spec, *, batch_size, stateful):
+    """``model_runner`` as the properties call it: the target's own model class decides."""
+    return target.model_cls.build(
+        real_target(target), spec, batch_size=batch_size, stateful=stateful
+    )
+
+
 # Reached through the module: a module-level name test_* would be collected here too.
 C = composition
-# (property test, broken runner, layer kinds on which the break is a bug there)
 ALL = ("LSTM", "GRU", "SimpleRNN")
+CHUNKED_VS_WHOLE = r"(after the last chunk vs whole|chunked vs whole)"
+AFTER_RESET = r"(right after reset|after reset vs a fresh)"
+
+
+class Bite:
+    """One bite: a composition test, the broken model, what its failure says, where it is a bug.
+
+    ``repair``: the model the property must pass on where the real target fails this
+    test as a reviewed known failure says (else the no-op ``WrappedModelRunner``).
+    """
+
+    def __init__(self, prop, broken, expect, *, kinds=ALL, repair=None, comparison="consistency"):
+        self.prop, self.broken, self.expect = prop, broken, expect
+        self.kinds, self.repair, self.comparison = kinds, repair, comparison
+
+    @property
+    def id(self) -> str:
+        return f"{self.prop.__name__.removeprefix('test_')}-{self.broken.__name__}"
+
+
 BITES = [
-    (C.test_stacked_chunked_equals_whole, ZeroesSecondLayerStateBetweenCalls, ALL),
-    (C.test_stacked_reset_zeroes_every_layer, ResetClearsFirstLayerOnly, ALL),
-    (C.test_time_distributed_dense_chunked_equals_whole, ZeroStartEachCall, ALL),
-    (C.test_time_distributed_dense_applies_its_kernel_at_every_timestep, DropsDenseBias, ALL),
-    (
+    Bite(C.test_stacked_chunked_equals_whole, ZeroesSecondLayerStateBetweenCalls, CHUNKED_VS_WHOLE),
+    Bite(C.test_stacked_reset_zeroes_every_layer, ResetClearsFirstLayerOnly, AFTER_RESET),
+    Bite(C.test_time_distributed_dense_chunked_equals_whole, ZeroStartEachCall, CHUNKED_VS_WHOLE),
+    Bite(
+        C.test_time_distributed_dense_applies_its_kernel_at_every_timestep,
+        DropsDenseBias,
+        r"^TimeDistributed\(Dense\) vs x_t @ kernel \+ bias",
+        comparison="reference",
+    ),
+    Bite(
         C.test_bidirectional_stateful_chunks_run_forward_whole_and_backward_per_chunk,
         ZeroesBackwardStateBetweenCalls,
-        ALL,
+        r"(backward\) state \d+ after the last chunk|forward whole, backward chunk by chunk)",
     ),
-    (C.test_bidirectional_reset_zeroes_both_directions, ResetClearsForwardOnly, ALL),
-    (C.test_stateful_bidirectional_returns_its_states, ReturnsDirectionsSwapped, ALL),
-    (
+    Bite(C.test_bidirectional_reset_zeroes_both_directions, ResetClearsForwardOnly, AFTER_RESET),
+    Bite(
+        C.test_stateful_bidirectional_returns_its_states,
+        ReturnsDirectionsSwapped,
+        r"returned by chunk \d+ vs stored",
+        repair=ReturnsStoredStates,
+    ),
+    Bite(
         C.test_go_backwards_runs_each_chunk_reversed_from_the_carried_state,
         ProcessesChunksForward,
-        ALL,
+        r"(vs the reference on it reversed|after the last chunk vs the reference)",
+        comparison="reference",
     ),
-    (C.test_masked_steps_carry_the_state_unchanged, IgnoresMask, ALL),
-    (C.test_masked_chunked_equals_whole_at_valid_steps, IgnoresMaskWhenStateful, ALL),
-    (C.test_masked_chunked_equals_whole_at_padded_steps, ZeroOutputAtPaddedSteps, ALL),
-    (C.test_unrolled_equals_rolled, UnrolledReversesTime, ALL),
-    (C.test_unrolled_stateful_chunks_equal_rolled_whole, UnrolledReversesTime, ALL),
-    (C.test_conv_lstm1d_chunked_equals_whole, ZeroStartEachCall, ("LSTM",)),
-    (C.test_conv_lstm1d_reset_zeroes, ResetDoesNothing, ("LSTM",)),
-    (C.test_mixed_precision_chunked_equals_whole, ZeroStartEachCall, ALL),
-    (C.test_mixed_precision_matches_reference, TransposedRecurrentKernel, ALL),
+    Bite(
+        C.test_masked_steps_carry_the_state_unchanged,
+        IgnoresMask,
+        r"(vs the reference on its valid prefix|more masked steps vs without)",
+        comparison="reference",
+    ),
+    Bite(
+        C.test_masked_chunked_equals_whole_at_valid_steps,
+        IgnoresMaskWhenStateful,
+        r"(at valid steps, chunked vs whole|after the last chunk vs whole)",
+    ),
+    Bite(
+        C.test_masked_chunked_equals_whole_at_padded_steps,
+        ZeroOutputAtPaddedSteps,
+        r"at padded steps, chunked vs whole",
+    ),
+    Bite(C.test_unrolled_equals_rolled, UnrolledReversesTime, r"unroll=True vs False"),
+    Bite(
+        C.test_unrolled_stateful_chunks_equal_rolled_whole,
+        UnrolledReversesTime,
+        r"^unrolled chunks .* vs rolled whole",
+    ),
+    Bite(
+        C.test_conv_lstm1d_chunked_equals_whole,
+        ZeroStartEachCall,
+        CHUNKED_VS_WHOLE,
+        kinds=("LSTM",),
+    ),
+    Bite(C.test_conv_lstm1d_reset_zeroes, ResetDoesNothing, AFTER_RESET, kinds=("LSTM",)),
+    Bite(C.test_mixed_precision_chunked_equals_whole, ZeroStartEachCall, CHUNKED_VS_WHOLE),
+    Bite(
+        C.test_mixed_precision_matches_reference,
+        TransposedRecurrentKernel,
+        r"vs the float64 reference",
+        comparison=None,  # judged by the float16 tolerance the property defines
+    ),
 ]
-PROPERTY_TESTS = sorted({fn for fn, _, _ in BITES}, key=lambda fn: fn.__name__)
+PROPERTY_TESTS = sorted({b.prop for b in BITES}, key=lambda fn: fn.__name__)
 
 
-def run(prop, target, layer_kind: str, max_examples: int):
-    return run_property(prop, target, layer_kind, max_examples=max_examples)
-
-
-@pytest.mark.parametrize(
-    ("prop", "broken", "kinds"),
-    BITES,
-    ids=[f"{fn.__name__.removeprefix('test_')}-{cls.__name__}" for fn, cls, _ in BITES],
-)
-def test_composition_property_fails_on_broken_model(
-    target, layer_kind, prop, broken, kinds, monkeypatch
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize("bite", BITES, ids=[b.id for b in BITES])
+def test_composition_property_fails_on_broken_model_and_passes_without_the_break(
+    target, layer_kind, bite, entry, monkeypatch
 ):
-    if layer_kind not in kinds:
-        pytest.skip(f"{prop.__name__} runs under {', '.join(kinds)} only, not {layer_kind}")
-    monkeypatch.setattr(composition, "model_runner", broken.build)
-    with pytest.raises(PropertyFailure):
-        run(prop, target, layer_kind, MAX_EXAMPLES_TO_FALSIFY)
+    if layer_kind not in bite.kinds:
+        pytest.skip(
+            f"{bite.prop.__name__} runs under {', '.join(bite.kinds)} only, not {layer_kind}"
+        )
+    judged = under(target, entry)
+    skip_unless_judged_otherwise(bite.comparison, judged, target)
+    repaired = bite.repair is not None and known_entries(judged, bite.prop, layer_kind)
+    base_cls = bite.repair if repaired else WrappedModelRunner
+    baseline = ModelTarget(judged, base_cls, base_cls.__name__)
+    monkeypatch.setattr(composition, "model_runner", dispatch)
+    seen = run_bite(
+        bite.prop,
+        baseline=baseline,
+        broken=ModelTarget(judged, bite.broken, bite.broken.__name__),
+        layer_kind=layer_kind,
+        expect=bite.expect,
+        max_examples=MAX_EXAMPLES_TO_FALSIFY,
+    )
+    assert seen.bitten == 1, (
+        f"{bite.broken.__name__} went unseen in {seen.examples} examples under the {entry} "
+        f"tolerance ({seen.known} set aside as known failures of the baseline)"
+    )
 
 
 @pytest.mark.parametrize("prop", PROPERTY_TESTS, ids=[fn.__name__ for fn in PROPERTY_TESTS])
 def test_composition_property_passes_on_the_real_target(target, layer_kind, prop):
-    known = find_known_failure(
-        load_known_failures(KNOWN_FAILURES),
-        property_id=property_id(prop),
-        layer=layer_kind,
-        target=target.name,
-        versions=dict(target.versions()),
-        test=prop.__name__,
-    )
+    known = known_entries(target, prop, layer_kind)
     try:
-        evidence = run(prop, target, layer_kind, MAX_EXAMPLES_TO_PASS)
+        evidence = run_property(prop, target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
     except Exception:
-        if known is None:
+        if not known:
             raise
-        # The real framework fails here: a finding, reviewed in harness/data/known_failures.toml.
-        pytest.xfail(f"known failure of {target.name}: {known.reason}")
+        # The real framework fails here: a finding, reviewed in known_failures.toml.
+        pytest.xfail(f"known failure of {target.name}: {known[0].reason}")
     assert evidence.examples == MAX_EXAMPLES_TO_PASS
 
 
 def test_every_composition_test_has_a_bite():
     declared = {getattr(composition, n) for n in dir(composition) if n.startswith("test_")}
-    assert declared == {fn for fn, _, _ in BITES}
+    assert declared == {b.prop for b in BITES}

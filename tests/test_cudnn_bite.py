@@ -2,19 +2,22 @@
 
 No GPU is needed to show that the property fails when the cuDNN side breaks a
 promise: ``PretendsGpu`` runs the CPU target under the property while saying
-"gpu", and breaks only the layers that may take a cuDNN kernel.
+"gpu" (judged by the GPU tolerance entry of its precision, ``strict`` and
+``native``), and breaks only the layers that may take a cuDNN kernel. Each bite
+is differential: on the same example the property passes with the no-op wrapper
+and fails with the break, by the cuDNN-vs-generic check.
 """
 
 import pytest
 
-from harness.errors import PropertyFailure
+from harness.errors import HarnessUsageError
 from properties import test_cudnn_matches_generic as cudnn
 from tests.broken_targets import (
     BROKEN_RUNNERS,
     PretendsGpu,
     WrappedRunner,
 )
-from tests.property_runner import run_property
+from tests.property_runner import run_bite, run_property
 
 STATEFUL = cudnn.test_stateful_chunks_and_reset_match_generic
 MASKED = cudnn.test_masked_sequences_match_generic
@@ -23,6 +26,20 @@ MAX_EXAMPLES_TO_FALSIFY = 100
 MAX_EXAMPLES_TO_PASS = 10
 
 
+PRECISIONS = ("strict", "native")
+
+
+def gpu(target, runner_cls, precision: str) -> PretendsGpu:
+    """``target`` as a GPU of ``precision``; skips where the backend has no such entry."""
+    pretend = PretendsGpu(target, runner_cls, precision=precision)
+    try:
+        pretend.tolerance("consistency")
+    except HarnessUsageError as exc:
+        pytest.skip(f"no measured tolerance entry: {exc}")
+    return pretend
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize(
     ("prop", "behaviour"),
     [
@@ -34,17 +51,31 @@ MAX_EXAMPLES_TO_PASS = 10
     ids=lambda v: getattr(v, "__name__", v),
 )
 @pytest.mark.parametrize("kind", CUDNN_KINDS)
-def test_fails_when_the_cudnn_side_breaks(target, prop, behaviour, kind):
-    broken = PretendsGpu(target, BROKEN_RUNNERS[behaviour])
-    with pytest.raises(PropertyFailure, match=r"use_cudnn='auto' vs False"):
-        run_property(prop, broken, kind, max_examples=MAX_EXAMPLES_TO_FALSIFY)
+def test_fails_when_the_cudnn_side_breaks_and_passes_without_the_break(
+    target, prop, behaviour, kind, precision
+):
+    runner_cls = BROKEN_RUNNERS[behaviour]
+    if behaviour == "scales_carried_state" and precision == "native":
+        from tests.broken_targets import scales_carried_state
+        from tests.test_properties_bite import scale_for
+
+        runner_cls = scales_carried_state(scale_for(gpu(target, WrappedRunner, precision)))
+    seen = run_bite(
+        prop,
+        baseline=gpu(target, WrappedRunner, precision),
+        broken=gpu(target, runner_cls, precision),
+        layer_kind=kind,
+        expect=r"use_cudnn='auto' vs False",
+        max_examples=MAX_EXAMPLES_TO_FALSIFY,
+    )
+    assert seen.bitten == 1, seen
 
 
 @pytest.mark.parametrize("prop", [STATEFUL, MASKED], ids=lambda f: f.__name__)
 @pytest.mark.parametrize("kind", CUDNN_KINDS)
 def test_passes_when_cudnn_and_generic_agree(target, prop, kind):
     evidence = run_property(
-        prop, PretendsGpu(target, WrappedRunner), kind, max_examples=MAX_EXAMPLES_TO_PASS
+        prop, gpu(target, WrappedRunner, "strict"), kind, max_examples=MAX_EXAMPLES_TO_PASS
     )
     assert evidence.examples == MAX_EXAMPLES_TO_PASS
     # use_cudnn=True with no cuDNN kernel at hand is refused (TensorFlow) or falls back

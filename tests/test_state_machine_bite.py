@@ -1,14 +1,21 @@
 """Proof that the state_machine property bites, and that its reproducer replays a program.
 
 The state machine runs, unchanged, against targets from ``broken_targets`` (and a
-few breaks of save/load and clone defined here) and must fail with a
-``PropertyFailure``; on the real target it must pass, unless the real framework
-has a reviewed known failure there, which this says instead of passing silently.
+few breaks of save/load and clone defined here). Each bite is differential: the
+first program that fails on the break, by a check whose label matches what the
+break must trip, is replayed step by step (``replay_test_state_machine``) on the
+baseline, where it must pass. The baseline is the real target through a no-op
+wrapper, or, where the real target fails the state machine as a reviewed known
+failure says (JAX's predict never writes the state back), the real target with
+that bug repaired. Every bite runs under every tolerance entry: the target's own
+and a pretend GPU's. On the real target the machine must pass, unless the
+framework has a reviewed known failure there, which this says instead.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import runpy
 
 import numpy as np
@@ -17,22 +24,24 @@ from hypothesis import HealthCheck, Phase, settings
 
 from harness.check import PropertyCheck
 from harness.errors import PropertyFailure
-from harness.known_failures import (
-    SHIPPED_KNOWN_FAILURES,
-    find_known_failure,
-    load_known_failures,
-)
+from harness.known_failures import recognise
 from harness.reproducers import render_reproducer
 from harness.targets.base import Target
 from properties import test_state_machine as machine
-from tests.broken_targets import BROKEN_RUNNERS, BrokenTarget, WrappedRunner
+from tests.broken_targets import (
+    BROKEN_RUNNERS,
+    BrokenTarget,
+    TrainerPathsThroughCall,
+    WrappedRunner,
+)
+from tests.property_runner import BiteError, known_entries
+from tests.test_properties_bite import ENTRIES, under
 
 PROPERTY_ID = "state_machine"
 # Enough programs for each break to show; every break here shows within the first
 # few dozen programs of the derandomized search.
 MAX_EXAMPLES_TO_FALSIFY = 100
 MAX_EXAMPLES_TO_PASS = 10
-KNOWN_FAILURES = SHIPPED_KNOWN_FAILURES
 
 
 class Persisting(WrappedRunner):
@@ -83,6 +92,23 @@ def persisting(label: str) -> type[WrappedRunner]:
     return type(f"Persisting{base.__name__}", (Persisting, base), {})
 
 
+class PersistingRepair(Persisting, TrainerPathsThroughCall):
+    """The baseline where predict does not carry the state (JAX): predict through calls."""
+
+
+# What the failing check of each break says: the step it shows at, and what is compared.
+AFTER_STEP = r"^(outputs|returned state \d+|stored state \d+) after step \d+"
+EXPECT = {
+    "zero_start_each_call": AFTER_STEP,
+    "scales_carried_state": AFTER_STEP,
+    "reset_does_nothing": r"^stored state \d+ after step \d+ \(reset\)",
+    "forgets_state_outside_call": r"^stored state \d+ after step \d+ \(predict",
+    # save_and_load continues on a clone too (the framework's clone, then load_weights).
+    "clone_keeps_state": r"^stored state \d+ after step \d+ \((clone|save_and_load)\)",
+    "load_ignores_file": r"^loaded model's weight \d+ after step \d+ \(save_and_load\)",
+    "weights_file_carries_state": r"^stored state \d+ after step \d+ \(save_and_load\)",
+}
+
 BREAKS: dict[str, type[WrappedRunner]] = {
     "zero_start_each_call": persisting("zero_start_each_call"),
     "scales_carried_state": persisting("scales_carried_state"),
@@ -126,27 +152,45 @@ def run(
     return check
 
 
+def baseline_for(judged: Target, layer_kind: str) -> BrokenTarget:
+    """The no-op wrapper, or predict repaired where the real target fails here as known."""
+    known = known_entries(judged, machine.test_state_machine, layer_kind)
+    return BrokenTarget(judged, PersistingRepair if known else Persisting, "baseline")
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
 @pytest.mark.parametrize("label", list(BREAKS))
-def test_state_machine_fails_on_broken_target(target, layer_kind, label):
-    broken = BrokenTarget(target, BREAKS[label], label)
-    with pytest.raises(PropertyFailure):
-        run(broken, layer_kind, max_examples=MAX_EXAMPLES_TO_FALSIFY)
+def test_state_machine_fails_on_broken_target_and_passes_without_the_break(
+    target, layer_kind, label, entry
+):
+    judged = under(target, entry)
+    baseline = baseline_for(judged, layer_kind)
+    broken = BrokenTarget(baseline, BREAKS[label], label)
+    check = PropertyCheck(PROPERTY_ID, layer_kind, broken.name, on_example=broken.new_example)
+    with pytest.raises(PropertyFailure) as failure:
+        run(broken, layer_kind, max_examples=MAX_EXAMPLES_TO_FALSIFY, check=check)
+    if not re.search(EXPECT[label], failure.value.check):
+        raise BiteError(f"{label} failed another check: {failure.value.check}")
+    # The failing program, replayed step by step on the baseline, passes there.
+    program = {"case": check.example_data["case"], "program": check.example_data["program"]}
+    replay = PropertyCheck(PROPERTY_ID, layer_kind, baseline.name, on_example=baseline.new_example)
+    try:
+        machine.replay_test_state_machine(baseline, layer_kind, replay, program)
+    except Exception as exc:
+        known = known_entries(judged, machine.test_state_machine, layer_kind)
+        which = "a known failure" if recognise(known, exc) else "a failure no entry describes"
+        raise BiteError(f"the failing program fails the baseline too ({which}): {exc}") from exc
+    finally:
+        baseline.clear()
 
 
 def test_state_machine_passes_on_the_real_target(target, layer_kind):
-    known = find_known_failure(
-        load_known_failures(KNOWN_FAILURES),
-        property_id=PROPERTY_ID,
-        layer=layer_kind,
-        target=target.name,
-        versions=dict(target.versions()),
-        test="test_state_machine",
-    )
-    if known is not None:
-        # The real framework fails here: that is a finding, reviewed in harness/data/known_failures.toml.
+    known = known_entries(target, machine.test_state_machine, layer_kind)
+    if known:
+        # The real framework fails here: that is a finding, reviewed in known_failures.toml.
         with pytest.raises(Exception):  # noqa: B017 - a failure or a framework crash
             run(target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
-        pytest.xfail(f"known failure of {target.name}: {known.reason}")
+        pytest.xfail(f"known failure of {target.name}: {known[0].reason}")
     evidence = run(target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
     assert evidence.examples == MAX_EXAMPLES_TO_PASS
 
@@ -163,11 +207,11 @@ def test_shrunk_counterexample_is_the_whole_program_as_plain_data(target):
     assert program[0]["op"] in ("feed", "predict", "set_states")
     message = str(excinfo.value)
     assert message.startswith(f"[state_machine | GRU | {broken.name}] stored state 0 after step 1")
-    assert "rtol=0.0001, atol=2e-05" in message
+    assert str(target.tolerance("reference")) in message
     case = counterexample["case"]
     assert case["spec"]["kind"] == "GRU"
     assert len(case["weights"]) == (3 if case["spec"]["use_bias"] else 2)
-    assert counterexample["tolerances"]["reference"] == {"rtol": 1e-4, "atol": 2e-5}
+    assert counterexample["tolerances"]["reference"] == target.tolerance("reference").to_dict()
 
 
 def test_reproducer_replays_the_program_and_reproduces_only_a_real_failure(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from harness.specs import LayerSpec
-from harness.tolerance import Tolerance, tolerance_for
+from harness.tolerance import Tolerance, detection_floor, tolerance_for
 
 
 class ApiMissing(AttributeError):
@@ -115,6 +115,8 @@ class Target(abc.ABC):
     """One framework configuration: builds runners, reports versions and device."""
 
     name: str
+    # The Keras 3 backend that computes ("tensorflow", "jax", "torch"); tolerances are per backend.
+    backend: str | None = None
     dtype: str = "float32"
     # Whether layers take Keras 3's use_cudnn argument (Keras 2 picks kernels itself).
     supports_use_cudnn: bool = True
@@ -151,15 +153,23 @@ class Target(abc.ABC):
         return {}
 
     def tolerance(self, comparison: str) -> Tolerance:
-        """The tolerance for ``comparison`` on this target's dtype, device and precision."""
+        """The tolerance for ``comparison`` on this target's backend, dtype, device and precision."""
         return tolerance_for(
-            dtype=self.dtype, device=self.device, precision=self.precision, comparison=comparison
+            backend=self.backend,
+            dtype=self.dtype,
+            device=self.device,
+            precision=self.precision,
+            comparison=comparison,
         )
 
     def info(self) -> dict[str, Any]:
         """The target's entry in a report's ``targets`` list."""
         info = {"name": self.name, "versions": self.versions(), "device": self.device}
         info["precision"] = self.precision
+        floor = detection_floor(backend=self.backend, device=self.device, precision=self.precision)
+        if floor is not None:  # an informational entry: the report says what it cannot see
+            info["gate"] = False
+            info["detection_floor"] = str(floor)
         details = self.device_details()
         if details:
             info["device_details"] = details

@@ -1,6 +1,11 @@
-"""``module(x)`` under ``jax.jit`` for Keras 3 layers and models on the JAX backend."""
+"""``module(x)`` under ``jax.jit`` for Keras 3 layers and models on the JAX backend, and the
+eager ``module(x)`` users run, taken in turns so that properties check both.
+"""
 
 from __future__ import annotations
+
+import zlib
+from collections.abc import Callable
 
 import numpy as np
 
@@ -44,3 +49,31 @@ class JaxCompiledCall:
                 return out, [scope.get_current_value(v) for v in states]
 
         return jax.jit(run)
+
+
+class EagerAndCompiled:
+    """``module(x)`` as users call it (eager) and compiled, in turns: both paths are checked.
+
+    The compiled call is the harness's own path (for speed); the eager call is the one
+    users make. A property that runs several calls sees both, and the hand-offs between
+    them: an eager call that does not store its new state, or does not start from the
+    stored one, is followed or preceded by a compiled call that shows it. Which comes
+    first is decided by the first input's bytes, so that a replayed example takes the
+    same turns and half of all examples start with each. ``stats`` counts the calls of
+    each kind (``eager_calls``, ``compiled_calls``).
+    """
+
+    def __init__(self, eager: Callable, compiled: Callable, *, stats: dict | None = None):
+        self.eager, self.compiled = eager, compiled
+        self.stats = stats if stats is not None else {}
+        self.calls = 0
+        self.eager_first: bool | None = None
+
+    def __call__(self, x: np.ndarray):
+        if self.eager_first is None:
+            self.eager_first = zlib.crc32(np.ascontiguousarray(x).tobytes()) % 2 == 0
+        eager = (self.calls % 2 == 0) == self.eager_first
+        self.calls += 1
+        key = "eager_calls" if eager else "compiled_calls"
+        self.stats[key] = self.stats.get(key, 0) + 1
+        return self.eager(x) if eager else self.compiled(x)

@@ -21,7 +21,7 @@ from harness.errors import HarnessUsageError
 from harness.precision import apply_precision, device_details, device_kind, precision_from_env
 from harness.specs import LayerSpec
 from harness.targets.base import PATHS, ApiMissing, Output, Runner, Target
-from harness.targets.jax_call import JaxCompiledCall
+from harness.targets.jax_call import EagerAndCompiled, JaxCompiledCall
 
 
 def import_keras(backend: str):
@@ -61,10 +61,11 @@ class Keras3Runner(Runner):
     The ``call`` path calls the layer itself. The functional ``keras.Model``
     around it (needed by predict, evaluate, fit, saving and cloning) is built on
     first use: on JAX its symbolic construction costs more than everything else
-    an example does. With ``compiled=True`` on JAX, ``call`` runs the layer
-    inside ``jax.jit`` under a ``keras.StatelessScope`` that maps every variable,
-    the layer's state variables included, and assigns the new states back:
-    the layer's own stateful logic runs, compiled once per input shape.
+    an example does. With ``compiled=True`` on JAX, ``call`` runs the layer, in
+    turns, eagerly as users call it and inside ``jax.jit`` under a
+    ``keras.StatelessScope`` that maps every variable, the layer's state variables
+    included, and assigns the new states back: the layer's own stateful logic runs,
+    compiled once per input shape (``EagerAndCompiled``: both paths are checked).
     """
 
     def __init__(
@@ -102,12 +103,13 @@ class Keras3Runner(Runner):
         self._jit = self._jax_call(self.layer) if compiled else None
         self._functional = not compiled  # the obvious way: call the functional model
 
-    def _jax_call(self, layer) -> JaxCompiledCall | None:
-        """``layer(x)`` compiled on JAX (``None`` on other backends: eager calls)."""
+    def _jax_call(self, layer) -> EagerAndCompiled | None:
+        """``layer(x)`` eager and compiled in turns on JAX (``None`` elsewhere: eager calls)."""
         if self.keras.backend.backend() != "jax":
             return None
         states = layer_kinds.flat(layer.states) if self.stateful else []
-        return JaxCompiledCall(self.keras, layer, states, stats=self.stats)
+        compiled = JaxCompiledCall(self.keras, layer, states, stats=self.stats)
+        return EagerAndCompiled(layer, compiled, stats=self.stats)
 
     @property
     def model(self):

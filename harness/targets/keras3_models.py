@@ -36,7 +36,7 @@ import numpy as np
 from harness.errors import HarnessUsageError, check_argument
 from harness.specs import ConvLSTM1DLayer, ModelSpec, RecurrentLayer
 from harness.targets.base import Output
-from harness.targets.jax_call import JaxCompiledCall
+from harness.targets.jax_call import EagerAndCompiled, JaxCompiledCall
 
 
 @dataclass
@@ -110,12 +110,12 @@ class ModelRunner:
         self.reset_api = (
             "model.reset_states()" if hasattr(self.model, "reset_states") else "layer.reset_state()"
         )
-        # JAX: model(x) under jax.jit; eager, every call traces, lowers and compiles
-        # each recurrent layer's scan again.
+        # JAX: model(x) under jax.jit (eager, every new shape traces, lowers and compiles
+        # each recurrent layer's scan again), in turns with the eager model(x) users run.
         self._jit = None
         if compiled and keras.backend.backend() == "jax":
             states = self._variables() if stateful else []
-            self._jit = JaxCompiledCall(keras, self.model, states)
+            self._jit = EagerAndCompiled(self.model, JaxCompiledCall(keras, self.model, states))
 
     def _layer(self, entry):
         keras, policy = self.keras, self.spec.dtype
