@@ -142,6 +142,10 @@ def test_the_plugin_lists_the_collected_tests_once_per_worker_and_names_finished
     """With -n 2 the controller collects nothing: each worker lists the same tests, and the
     progress line counts them once."""
     (tmp_path / "test_fake_property.py").write_text(PASSING_PROPERTY, encoding="utf-8")
+    (tmp_path / "conftest.py").write_text(
+        "from harness.property_fixtures import check, layer_kind, target  # noqa: F401\n",
+        encoding="utf-8",
+    )
     progress_file = tmp_path / "progress.jsonl"
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
     env.pop("PYTEST_ADDOPTS", None)
