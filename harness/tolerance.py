@@ -228,8 +228,10 @@ class DetectionFloor:
     A carried state is scaled by a factor after every stateful call
     (``scales_carried_state``), and the bites of ``chunked_equals_whole`` and
     ``matches_reference`` run on it for every layer kind (``tests/test_properties_bite.py``).
-    ``caught``: the smallest factor measured that every one of them catches; ``missed``:
-    the next factor below it, which ``missed_by`` (``"<test>/<layer>"``) does not catch.
+    ``caught``: the smallest factor measured that every one of them catches (the bites
+    under that entry show it); ``missed``: the next factor below it, which ``missed_by``
+    (``"<test>/<layer>"``) did not catch in 100 examples when measured (``source``): a
+    measurement of these draws, which change as the strategies do.
     """
 
     caught: float
@@ -240,12 +242,12 @@ class DetectionFloor:
     def __str__(self) -> str:
         return (
             f"a carried state scaled by x{self.caught} after every call is caught; "
-            f"x{self.missed} is not always ({self.missed_by} passes it)"
+            f"x{self.missed} is not always ({self.missed_by} missed it when measured)"
         )
 
 
-# Measured with `python scripts/measure_tolerances.py --only floor --floor-examples 100` on
-# a CPU (keras 3.15.1; JAX 0.10.2, torch 2.13.0): the bites run on the CPU's numbers judged
+# Measured 2026-12-05 with `python scripts/measure_tolerances.py --only floor` on a CPU
+# (keras 3.15.1; JAX 0.10.2, torch 2.13.0): the bites run on the CPU's numbers judged
 # by the native entry, the best case (on a real GPU, TF32's own error uses up part of the
 # tolerance). Factors tried: 1.00001, 1.0001, 1.001, 1.003, 1.01, 1.03, 1.1. The CPU and
 # GPU strict entries catch x1.001 in every bite (x1.0001 slips past matches_reference).

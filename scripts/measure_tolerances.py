@@ -68,6 +68,11 @@ def main() -> None:
         "--floor-examples", type=int, default=100, help="most examples per bite (as the bites)"
     )
     parser.add_argument("--only", choices=("errors", "floor"), help="one measurement only")
+    parser.add_argument(
+        "--entries",
+        default="cpu,gpu-strict,gpu-native",
+        help="tolerance entries the floor is measured under (default: all three)",
+    )
     parser.add_argument("--tests", default="", help="comma list of test names (errors only)")
     parser.add_argument("--json", help="also write every figure as JSON to this file")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -136,7 +141,7 @@ def child(args: argparse.Namespace) -> None:
     if args.only in (None, "errors"):
         out["errors"], out["failures"] = measure_errors(target, layers, args.examples, args.tests)
     if args.only in (None, "floor"):
-        out["floor"] = measure_floor(target, layers, args.floor_examples)
+        out["floor"] = measure_floor(target, layers, args.floor_examples, args.entries.split(","))
     print(json.dumps(out))
 
 
@@ -296,7 +301,7 @@ def run_examples(test, target, layer: str, examples: int, check) -> list[str]:
     return outcomes
 
 
-def measure_floor(target, layers, examples: int) -> dict:
+def measure_floor(target, layers, examples: int, names: list[str]) -> dict:
     """Per scaling factor of the carried state, under each tolerance entry: does the bite see it?
 
     The bite as ``tests/test_properties_bite.py`` runs it (``run_bite``): up to
@@ -312,9 +317,11 @@ def measure_floor(target, layers, examples: int) -> dict:
 
     entries: dict[str, Target] = {"cpu": target}
     for precision in ("strict", "native"):
-        entries[f"gpu {precision}"] = PretendsGpu(target, precision=precision)
+        entries[f"gpu-{precision}"] = PretendsGpu(target, precision=precision)
     out: dict[str, dict] = {}
     for name, entry in entries.items():
+        if name not in names:
+            continue
         try:
             tolerances = {c: str(entry.tolerance(c)) for c in ("consistency", "reference")}
         except HarnessUsageError as exc:

@@ -12,8 +12,9 @@ Every bite runs under every tolerance entry of the backend under test: its own
 (the CPU's here), and a pretend GPU's (the CPU's numbers judged by the GPU
 entries, ``strict`` and ``native``). Under ``native`` a carried state scaled by
 1.001 is below what the tolerance can see; its bite uses the detection floor
-that ``harness.tolerance.detection_floor`` states, and the next factor below it
-is shown to pass unseen.
+that ``harness.tolerance.detection_floor`` states, and every bite of a scaled
+carried state is shown to catch it (the factor below it that slips past is a
+measurement, ``scripts/measure_tolerances.py --only floor``, with its source).
 """
 
 import json
@@ -384,15 +385,6 @@ def test_the_native_detection_floor_is_caught_by_every_bite(target, layer_kind, 
     assert floor is not None, "a native GPU entry needs a stated detection floor"
     prop, expect = FLOOR_BITES[test_name]
     assert floor_bite(judged, prop, expect, layer_kind, floor.caught).bitten == 1
-
-
-def test_below_the_native_detection_floor_a_bite_misses(target):
-    judged = under(target, "pretend-gpu-native")
-    floor = detection_floor(backend=judged.backend, device="gpu", precision="native")
-    test_name, layer_kind = floor.missed_by.split("/")
-    prop, expect = FLOOR_BITES[test_name]
-    seen = floor_bite(judged, prop, expect, layer_kind, floor.missed)
-    assert seen.bitten == 0 and seen.examples >= MAX_EXAMPLES_TO_FALSIFY, seen
 
 
 def test_every_property_module_has_a_bite():
