@@ -49,6 +49,16 @@ class WrappedRunner(Runner):
     def model_reset(self) -> None:
         self.inner.model_reset()
 
+    def save_weights(self, path: str) -> None:
+        self.inner.save_weights(path)
+
+    def load_weights(self, path: str) -> None:
+        self.inner.load_weights(path)
+
+    def clone(self) -> WrappedRunner:
+        """The framework's clone of the runner inside, wrapped the same way (a break stays)."""
+        return type(self)(self.inner.clone(), self.target)
+
 
 class BrokenTarget(Target):
     """A real target whose runners are wrapped by ``runner_cls``."""

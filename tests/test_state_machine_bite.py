@@ -33,9 +33,10 @@ from tests.broken_targets import (
     BrokenTarget,
     TrainerPathsThroughCall,
     WrappedRunner,
+    scales_carried_state,
 )
 from tests.property_runner import BiteError, known_entries
-from tests.test_properties_bite import ENTRIES, under
+from tests.test_properties_bite import ENTRIES, scale_for, under
 
 PROPERTY_ID = "state_machine"
 # Enough programs for each break to show; every break here shows within the first
@@ -44,20 +45,7 @@ MAX_EXAMPLES_TO_FALSIFY = 100
 MAX_EXAMPLES_TO_PASS = 10
 
 
-class Persisting(WrappedRunner):
-    """Saves, loads and clones through the real runner; a clone keeps the break."""
-
-    def save_weights(self, path: str) -> None:
-        self.inner.save_weights(path)
-
-    def load_weights(self, path: str) -> None:
-        self.inner.load_weights(path)
-
-    def clone(self) -> WrappedRunner:
-        return type(self)(self.inner.clone(), self.target)
-
-
-class CloneKeepsState(Persisting):
+class CloneKeepsState(WrappedRunner):
     """A clone starts from the original's states instead of zeros."""
 
     def clone(self) -> WrappedRunner:
@@ -66,14 +54,14 @@ class CloneKeepsState(Persisting):
         return twin
 
 
-class LoadIgnoresFile(Persisting):
+class LoadIgnoresFile(WrappedRunner):
     """load_weights silently does nothing: the model keeps the weights it had."""
 
     def load_weights(self, path: str) -> None:
         pass
 
 
-class WeightsFileCarriesState(Persisting):
+class WeightsFileCarriesState(WrappedRunner):
     """Saving also writes the states beside the weights, and loading restores them."""
 
     def save_weights(self, path: str) -> None:
@@ -84,16 +72,6 @@ class WeightsFileCarriesState(Persisting):
         super().load_weights(path)
         with np.load(f"{path}.states.npz") as saved:
             self.inner.set_states([saved[f"arr_{i}"] for i in range(len(saved.files))])
-
-
-def persisting(label: str) -> type[WrappedRunner]:
-    """The broken runner ``label`` of ``broken_targets``, able to save, load and clone."""
-    base = BROKEN_RUNNERS[label]
-    return type(f"Persisting{base.__name__}", (Persisting, base), {})
-
-
-class PersistingRepair(Persisting, TrainerPathsThroughCall):
-    """The baseline where predict does not carry the state (JAX): predict through calls."""
 
 
 # What the failing check of each break says: the step it shows at, and what is compared.
@@ -110,10 +88,10 @@ EXPECT = {
 }
 
 BREAKS: dict[str, type[WrappedRunner]] = {
-    "zero_start_each_call": persisting("zero_start_each_call"),
-    "scales_carried_state": persisting("scales_carried_state"),
-    "reset_does_nothing": persisting("reset_does_nothing"),
-    "forgets_state_outside_call": persisting("forgets_state_outside_call"),
+    "zero_start_each_call": BROKEN_RUNNERS["zero_start_each_call"],
+    "scales_carried_state": BROKEN_RUNNERS["scales_carried_state"],
+    "reset_does_nothing": BROKEN_RUNNERS["reset_does_nothing"],
+    "forgets_state_outside_call": BROKEN_RUNNERS["forgets_state_outside_call"],
     "clone_keeps_state": CloneKeepsState,
     "load_ignores_file": LoadIgnoresFile,
     "weights_file_carries_state": WeightsFileCarriesState,
@@ -155,7 +133,7 @@ def run(
 def baseline_for(judged: Target, layer_kind: str) -> BrokenTarget:
     """The no-op wrapper, or predict repaired where the real target fails here as known."""
     known = known_entries(judged, machine.test_state_machine, layer_kind)
-    return BrokenTarget(judged, PersistingRepair if known else Persisting, "baseline")
+    return BrokenTarget(judged, TrainerPathsThroughCall if known else WrappedRunner, "baseline")
 
 
 @pytest.mark.parametrize("entry", ENTRIES)
@@ -165,7 +143,10 @@ def test_state_machine_fails_on_broken_target_and_passes_without_the_break(
 ):
     judged = under(target, entry)
     baseline = baseline_for(judged, layer_kind)
-    broken = BrokenTarget(baseline, BREAKS[label], label)
+    runner_cls = BREAKS[label]
+    if label == "scales_carried_state":  # by the entry's detection floor where 1.001 is not seen
+        runner_cls = scales_carried_state(scale_for(judged))
+    broken = BrokenTarget(baseline, runner_cls, label)
     check = PropertyCheck(PROPERTY_ID, layer_kind, broken.name, on_example=broken.new_example)
     with pytest.raises(PropertyFailure) as failure:
         run(broken, layer_kind, max_examples=MAX_EXAMPLES_TO_FALSIFY, check=check)
@@ -196,7 +177,8 @@ def test_state_machine_passes_on_the_real_target(target, layer_kind):
 
 
 def test_shrunk_counterexample_is_the_whole_program_as_plain_data(target):
-    broken = BrokenTarget(target, BREAKS["reset_does_nothing"], "reset_does_nothing")
+    baseline = baseline_for(target, "GRU")  # predict repaired where it is a known failure
+    broken = BrokenTarget(baseline, BREAKS["reset_does_nothing"], "reset_does_nothing")
     check = PropertyCheck(PROPERTY_ID, "GRU", broken.name, on_example=broken.new_example)
     with pytest.raises(PropertyFailure) as excinfo:
         run(broken, "GRU", max_examples=MAX_EXAMPLES_TO_FALSIFY, shrink=True, check=check)
@@ -218,6 +200,11 @@ def test_reproducer_replays_the_program_and_reproduces_only_a_real_failure(
     target, tmp_path, monkeypatch, capsys
 ):
     from keras.src.layers.rnn.rnn import RNN
+
+    known = known_entries(target, machine.test_state_machine, "SimpleRNN")
+    if known:
+        # The script replays the real framework: its own known failure would show first.
+        pytest.skip(f"the real {target.name} fails the state machine already: {known[0].reason}")
 
     # Break Keras itself (as tests/sabotage.py does), so the standalone script sees it too.
     monkeypatch.setattr(RNN, "reset_state", lambda self: None)
