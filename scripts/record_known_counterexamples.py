@@ -27,6 +27,7 @@ import re
 import sys
 from pathlib import Path
 
+from harness.errors import HarnessUsageError
 from harness.known_failures import SHIPPED_KNOWN_FAILURES, KnownFailure, load_known_failures
 from harness.report.model import load_report
 
@@ -149,4 +150,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except HarnessUsageError as exc:  # a user's mistake: one line, no traceback
+        print(f"record_known_counterexamples.py: error: {exc}", file=sys.stderr)
+        sys.exit(2)
