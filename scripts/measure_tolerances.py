@@ -10,8 +10,8 @@ reads ``KERAS_BACKEND`` once):
   where ``|expected| > 1``, and the comparison where the largest one was seen. A
   tolerance entry is earned when it bounds these figures with room to spare.
 - ``floor``: the bites of a carried state scaled by ``f`` after every stateful call
-  (``tests/broken_targets.py``: ``scales_carried_state``; ``chunked_equals_whole``
-  and ``matches_reference``), run as ``tests/test_properties_bite.py`` runs them
+  (``tests/broken_targets.py``: ``scales_carried_state``; ``chunked_equals_whole``,
+  ``matches_reference`` and ``initial_state_equals_carried_state``), run as ``tests/test_properties_bite.py`` runs them
   (``run_bite``: at most N examples, stopping at the first that fails on the break
   and passes without it) under each tolerance entry of the backend: the CPU's, and a
   pretend GPU's (the CPU's own numbers judged by the GPU entries, ``strict`` and
@@ -56,6 +56,11 @@ FLOOR_TESTS = (
         "test_matches_reference",
         r"^stateful (chunked outputs|stored state \d+) vs reference",
     ),
+    (
+        "test_initial_state_equals_carried_state",
+        "test_initial_state_equals_carried_state",
+        r"from the state returned after chunk \d+ .* vs the stateful continuation",
+    ),
 )
 
 
@@ -68,6 +73,11 @@ def main() -> None:
         "--floor-examples", type=int, default=100, help="most examples per bite (as the bites)"
     )
     parser.add_argument("--only", choices=("errors", "floor"), help="one measurement only")
+    parser.add_argument(
+        "--factors",
+        default=",".join(map(str, FACTORS)),
+        help="scalings of the carried state the floor tries (default: %(default)s)",
+    )
     parser.add_argument(
         "--entries",
         default="cpu,gpu-strict,gpu-native",
@@ -141,7 +151,10 @@ def child(args: argparse.Namespace) -> None:
     if args.only in (None, "errors"):
         out["errors"], out["failures"] = measure_errors(target, layers, args.examples, args.tests)
     if args.only in (None, "floor"):
-        out["floor"] = measure_floor(target, layers, args.floor_examples, args.entries.split(","))
+        factors = [float(f) for f in args.factors.split(",")]
+        out["floor"] = measure_floor(
+            target, layers, args.floor_examples, args.entries.split(","), factors
+        )
     print(json.dumps(out))
 
 
@@ -301,7 +314,7 @@ def run_examples(test, target, layer: str, examples: int, check) -> list[str]:
     return outcomes
 
 
-def measure_floor(target, layers, examples: int, names: list[str]) -> dict:
+def measure_floor(target, layers, examples: int, names: list[str], factors: list[float]) -> dict:
     """Per scaling factor of the carried state, under each tolerance entry: does the bite see it?
 
     The bite as ``tests/test_properties_bite.py`` runs it (``run_bite``): up to
@@ -334,7 +347,7 @@ def measure_floor(target, layers, examples: int, names: list[str]) -> dict:
             for layer in layers:
                 print(f"floor: {name} {test_name} {layer}", file=sys.stderr, flush=True)
                 counts = {}
-                for factor in FACTORS:
+                for factor in factors:
                     seen = run_bite(
                         test,
                         baseline=baseline,

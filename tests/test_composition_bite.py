@@ -279,9 +279,22 @@ class Bite:
     test as a reviewed known failure says (else the no-op ``WrappedModelRunner``).
     """
 
-    def __init__(self, prop, broken, expect, *, kinds=ALL, repair=None, comparison="consistency"):
+    def __init__(
+        self,
+        prop,
+        broken,
+        expect,
+        *,
+        kinds=ALL,
+        repair=None,
+        comparison="consistency",
+        unshowable=None,
+    ):
         self.prop, self.broken, self.expect = prop, broken, expect
         self.kinds, self.repair, self.comparison = kinds, repair, comparison
+        # target name -> why no example can show the bite there (the framework does what
+        # the break does, on every example, and no repair can tell the two apart)
+        self.unshowable = unshowable or {}
 
     @property
     def id(self) -> str:
@@ -345,7 +358,15 @@ BITES = [
         kinds=("LSTM",),
     ),
     Bite(C.test_conv_lstm1d_reset_zeroes, ResetDoesNothing, AFTER_RESET, kinds=("LSTM",)),
-    Bite(C.test_mixed_precision_chunked_equals_whole, ZeroStartEachCall, CHUNKED_VS_WHOLE),
+    Bite(
+        C.test_mixed_precision_chunked_equals_whole,
+        ZeroStartEachCall,
+        CHUNKED_VS_WHOLE,
+        unshowable={
+            "keras3-torch": "torch never stores a mixed_float16 RNN's state (a reviewed known "
+            "failure): every chunk starts from zeros, as the break makes it, on every example"
+        },
+    ),
     Bite(
         C.test_mixed_precision_matches_reference,
         TransposedRecurrentKernel,
@@ -379,6 +400,9 @@ def test_composition_property_fails_on_broken_model_and_passes_without_the_break
         expect=bite.expect,
         max_examples=MAX_EXAMPLES_TO_FALSIFY,
     )
+    reason = bite.unshowable.get(target.name)
+    if reason is not None and seen.bitten == 0 and seen.known > 0:
+        pytest.skip(f"{reason} ({seen.known} of {seen.examples} examples set aside as known)")
     assert seen.bitten == 1, (
         f"{bite.broken.__name__} went unseen in {seen.examples} examples under the {entry} "
         f"tolerance ({seen.known} set aside as known failures of the baseline)"
