@@ -210,7 +210,8 @@ def tolerance_for(
         raise HarnessUsageError(
             f"No tolerance is defined for backend={backend!r}, dtype={dtype!r}, "
             f"device={device!r}, precision={precision!r}, comparison={comparison!r}; measure "
-            f"one with {MEASURE} on that device and add the entry to harness/tolerance.py"
+            f"one with {MEASURE} on that device and add the entry to harness/tolerance.py, "
+            "or run on the CPU (CUDA_VISIBLE_DEVICES=)"
         )
     if len(found) == 1:
         return found[0]
