@@ -299,3 +299,37 @@ def test_a_fix_on_the_versions_a_known_failure_was_recorded_for_fails_the_gate()
 def test_exit_code_is_one_when_any_result_failed_or_errored(status: str):
     rows = [result("paths_agree", "LSTM", "passed"), result("paths_agree", "GRU", status)]
     assert exit_code(report_of(payload("keras3-tensorflow", rows))) == 1
+
+
+def _gpu_payload(rows: list[dict[str, Any]], *, gate: bool) -> dict[str, Any]:
+    """A GPU target's payload; ``gate=False`` is what a ``native`` run's target info says."""
+    data = payload("keras3-jax", rows, JAX_VERSIONS)
+    data["target"].update(device="gpu", precision="native" if not gate else "strict")
+    if not gate:
+        data["target"].update(gate=False, detection_floor="x1.01 caught, x1.003 not")
+    return data
+
+
+@pytest.mark.parametrize("status", ["failed", "error", "flaky"])
+def test_an_informational_target_reports_its_failures_but_does_not_gate(status: str):
+    from harness.report.writers import render_junit, replay_lines, summary_line
+
+    rows = [result("paths_agree", "LSTM", "passed"), result("paths_agree", "GRU", status)]
+    informational = report_of(_gpu_payload(rows, gate=False))
+    assert exit_code(informational) == 0
+    line = summary_line(informational)
+    assert line.startswith("PASSED") and f"1 {status}" in line and "not gated" in line
+    assert any("detection floor is x1.01 caught" in x for x in replay_lines(informational))
+    junit = render_junit(informational)
+    assert 'failures="0"' in junit and 'errors="0"' in junit
+    assert f"not gated (x1.01 caught, x1.003 not): {status}" in junit
+    # The same rows on a gating target (a GPU's strict run) fail the gate.
+    gating = report_of(_gpu_payload(rows, gate=True))
+    assert exit_code(gating) == 1 and summary_line(gating).startswith("FAILED")
+    assert 'failures="0" errors="0"' not in render_junit(gating)
+
+
+def test_an_informational_target_does_not_hide_a_gating_targets_failure():
+    bad = [result("paths_agree", "GRU", "failed")]
+    report = report_of(_gpu_payload(bad, gate=False), payload("keras3-tensorflow", bad))
+    assert exit_code(report) == 1

@@ -32,6 +32,8 @@ __all__ = [
     "SEVERITY",
     "STATUSES",
     "exit_code",
+    "gate_failures",
+    "informational_targets",
     "load_report",
     "merge_payloads",
     "row_identity",
@@ -276,6 +278,23 @@ def load_report(path: str | Path) -> Report:
     return validate_report(data, source=str(path))
 
 
+def informational_targets(report: Report) -> set[str]:
+    """Names of the report's targets that do not gate (``"gate": false`` in their info).
+
+    A GPU's ``native`` precision is one: its tolerance cannot see a small state drift
+    (its ``detection_floor`` says how small), so it is reported, not gated; the GPU's
+    ``strict`` run is the gate.
+    """
+    return {str(t.get("name")) for t in report["targets"] if t.get("gate") is False}
+
+
+def gate_failures(report: Report) -> list[ResultRow]:
+    """The rows that fail the gate: failing rows (see ``ResultRow.failing``) of gating targets."""
+    informational = informational_targets(report)
+    rows = (ResultRow.from_dict(row) for row in report["results"])
+    return [row for row in rows if row.failing and row.target not in informational]
+
+
 def exit_code(report: Report) -> int:
     """The process exit status a report calls for: 1 if any result failed, errored or was flaky.
 
@@ -283,6 +302,7 @@ def exit_code(report: Report) -> int:
         report: a report dict (from ``merge_payloads`` or ``load_report``).
 
     Passed, skipped and known failures exit 0; so does ``fixed`` on other versions than
-    the entry was recorded for (see ``ResultRow.failing``).
+    the entry was recorded for (see ``ResultRow.failing``), and any row of an
+    informational target (see ``informational_targets``).
     """
-    return int(any(ResultRow.from_dict(row).failing for row in report["results"]))
+    return int(bool(gate_failures(report)))

@@ -29,6 +29,8 @@ from harness.report.model import (
     SEVERITY,
     STATUSES,
     Report,
+    gate_failures,
+    informational_targets,
     row_key,
     worst_status,
 )
@@ -166,6 +168,11 @@ def replay_lines(report: Report) -> list[str]:
     for info in report["targets"]:
         versions = ", ".join(f"{k} {v}" for k, v in (info.get("versions") or {}).items())
         line = f"{info.get('name')} on {device_text(info)}: {versions or 'versions unknown'}"
+        if info.get("gate") is False:
+            line += (
+                " (informational, not gated: its tolerance's detection floor is "
+                f"{info.get('detection_floor', 'unknown')}; the strict run is the gate)"
+            )
         if info.get("shrink") is False:
             line += " (failures not shrunk: first counterexample found)"
         cache = (info.get("compilation_cache") or {}).get("dir")
@@ -246,13 +253,18 @@ def summary_line(report: Report) -> str:
         report: a report dict.
 
     The verdict is FAILED when anything fails the gate, else INCOMPLETE when some tests
-    did not run (an interrupted run), else PASSED.
+    did not run (an interrupted run), else PASSED. Failures on informational targets
+    (a GPU's ``native`` precision) are counted but do not make it FAILED; the line says so.
     """
     summary = report["summary"]
-    failing = sum(summary.get(s, 0) for s in FAILING_STATUSES)
+    failing = gate_failures(report)
     verdict = "FAILED" if failing else "INCOMPLETE" if summary.get("not_run") else "PASSED"
     counts = ", ".join(f"{summary.get(s, 0)} {s.replace('_', ' ')}" for s in STATUSES)
-    return f"{verdict}: {counts} ({len(report['results'])} results)"
+    line = f"{verdict}: {counts} ({len(report['results'])} results)"
+    informational = informational_targets(report)
+    if informational:
+        line += f"; {', '.join(sorted(informational))}: informational, not gated"
+    return line
 
 
 def _truncate(text: str, limit: int, *, where: str) -> str:
@@ -620,7 +632,7 @@ def render_html(report: Report) -> str:
         matrix=matrix(report),
         legend=MATRIX_LEGEND,
         meanings=STATUS_MEANINGS,
-        failing=any(report["summary"].get(s) for s in FAILING_STATUSES),
+        failing=bool(gate_failures(report)),
         skipped=grouped_rows(
             [r for r in report["results"] if r["status"] in ("skipped", "not_run")],
             _labelled_reason,
@@ -650,18 +662,26 @@ def render_junit(report: Report) -> str:
     Testcases are named ``{test}[{layer}]`` (the test function with its parameters, e.g.
     ``test_state_evolves_through_one_path[fit][LSTM]``) with classname
     ``rnn_harness.{target}.{property}``; failed and flaky results carry a ``failure``,
-    errors an ``error``, skipped, not-run and known failures a ``skipped`` element.
+    errors an ``error``, skipped, not-run and known failures a ``skipped`` element, and
+    so do the failures of an informational target (a GPU's ``native`` precision).
     """
     root = ET.Element("testsuites", name="rnn-harness")
     infos = {t.get("name"): t for t in report["targets"]}
     totals = dict.fromkeys(("tests", "failures", "errors", "skipped"), 0)
+    informational = informational_targets(report)
     for target in target_names(report):
         rows = [r for r in report["results"] if r["target"] == target]
+        # An informational target's failures are reported as skipped: they do not gate.
+        gated = target not in informational
         counts = {
             "tests": len(rows),
-            "failures": sum(r["status"] in ("failed", "flaky") for r in rows),
-            "errors": sum(r["status"] == "error" for r in rows),
-            "skipped": sum(r["status"] in ("skipped", "known_failure", "not_run") for r in rows),
+            "failures": gated * sum(r["status"] in ("failed", "flaky") for r in rows),
+            "errors": gated * sum(r["status"] == "error" for r in rows),
+            "skipped": sum(
+                r["status"] in ("skipped", "known_failure", "not_run")
+                or (not gated and r["status"] in FAILING_STATUSES)
+                for r in rows
+            ),
         }
         for key, value in counts.items():
             totals[key] += value
@@ -696,7 +716,17 @@ def render_junit(report: Report) -> str:
             if row.get("reproducer"):
                 body += f"\n\nreproducer: {row['reproducer']}"
             status = row["status"]
-            if status in ("failed", "error", "flaky"):
+            if not gated and status in FAILING_STATUSES:
+                element = ET.SubElement(
+                    case,
+                    "skipped",
+                    message=_xml_text(
+                        f"informational target, not gated ({info.get('detection_floor')}): "
+                        f"{status}: {_first_line_of(message)}"
+                    ),
+                )
+                element.text = _xml_text(body)
+            elif status in ("failed", "error", "flaky"):
                 element = ET.SubElement(
                     case,
                     "error" if status == "error" else "failure",
