@@ -434,7 +434,8 @@ def run_entry(
     cached under ``work`` for the same key is returned as it is (``from_cache``: only that).
     ``keep_environment=False`` deletes the environment once the entry is done."""
     key = entry_key(entry, spec, fingerprint)
-    entry_dir = work / entry.name
+    # Absolute: the run inside the environment starts in the entry's folder.
+    entry_dir = Path(work).resolve() / entry.name
     log = entry_dir / "matrix.log"
     entry_dir.mkdir(parents=True, exist_ok=True)
     cached = _cached(entry, key, entry_dir, log)
@@ -541,16 +542,22 @@ def run_matrix(
     wheel = HarnessWheel(work, fingerprint)
 
     def one(entry: MatrixEntry) -> EntryResult:
-        result = run_entry(
-            entry,
-            spec,
-            work=work,
-            fingerprint=fingerprint,
-            known_failures=known_failures,
-            wheel=wheel,
-            from_cache=from_cache,
-            keep_environment=keep_environments,
-        )
+        try:
+            result = run_entry(
+                entry,
+                spec,
+                work=work,
+                fingerprint=fingerprint,
+                known_failures=known_failures,
+                wheel=wheel,
+                from_cache=from_cache,
+                keep_environment=keep_environments,
+            )
+        except OSError as exc:  # one entry's trouble (a full disk, a missing file) is its own
+            why = f"the matrix could not run this entry: {type(exc).__name__}: {exc}"
+            result = EntryResult(
+                entry, "run_failed", entry_key(entry, spec, fingerprint), None, why
+            )
         if on_done is not None:
             on_done(result)
         return result

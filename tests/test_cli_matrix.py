@@ -42,6 +42,7 @@ class Fakes:
 
     def __init__(self):
         self.commands: list[list[str]] = []
+        self.cwds: list[str | None] = []
         self.installs: list[str] = []
         self.exit_code = 0
         self.install: dict[str, str] = {}
@@ -49,6 +50,7 @@ class Fakes:
 
     def run(self, command: list[str], log: Path, **kwargs) -> int:
         self.commands.append(command)
+        self.cwds.append(kwargs.get("cwd"))
         if self.exit_code == EXIT_INTERRUPTED:
             return self.exit_code
         out = Path(command[command.index("--out") + 1])
@@ -93,6 +95,32 @@ def test_matrix_runs_without_a_known_failures_file(fakes, tmp_path):
     assert [c["status"] for c in merged["columns"]] == ["ok"]
     assert merged["rows"][0]["cells"] == {"keras3": "passed"}
     assert (tmp_path / "out" / "keras3" / "report.json").is_file()
+
+
+def test_the_run_in_an_entry_s_folder_names_its_environment_and_report_absolutely(fakes, tmp_path):
+    # The default --cache is relative; the run starts in the entry's folder, so a relative
+    # interpreter or --out would name nothing there (the run never started).
+    assert main(["matrix", "spec.toml", *ARGS]) == 0
+    (command,), (cwd,) = fakes.commands, fakes.cwds
+    python, out = Path(command[0]), Path(command[command.index("--out") + 1])
+    assert python.is_absolute() and out.is_absolute()
+    assert python.parent.parent.parent == Path(cwd) == tmp_path / "cache" / "keras3"
+
+
+def test_an_entry_the_matrix_cannot_run_is_a_failed_column_and_the_rest_still_run(
+    fakes, tmp_path, monkeypatch
+):
+    def run(command, log, **kwargs):
+        if "keras3.0" in str(kwargs.get("cwd")):
+            raise FileNotFoundError(2, "No such file or directory", command[0])
+        return Fakes.run(fakes, command, log, **kwargs)
+
+    monkeypatch.setattr(matrix, "_run", run)
+    main(["matrix", "two.toml", *ARGS])
+    columns = {c["name"]: c for c in _matrix(tmp_path)["columns"]}
+    assert columns["keras3"]["status"] == "ok"
+    assert columns["keras3.0"]["status"] == "run_failed"
+    assert "FileNotFoundError" in columns["keras3.0"]["message"]
 
 
 def test_matrix_passes_the_known_failures_file_on_as_an_absolute_path(fakes, tmp_path):
