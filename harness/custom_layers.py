@@ -17,6 +17,8 @@ could fail (``harness.sensitivity``), the layer's own stateless run stands in fo
 
 from __future__ import annotations
 
+import ast
+import difflib
 import functools
 import importlib
 import importlib.util
@@ -24,6 +26,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -75,7 +78,50 @@ def check_name(name: str) -> str:
             f"--layer {name}: no module {module_name!r} here ({os.getcwd()}) or on "
             "PYTHONPATH; run from the directory that holds it, or add it to PYTHONPATH"
         )
+    attr = name.split(":")[1]
+    defined = _top_level_names(module_name)
+    if defined is not None and attr not in defined:
+        close = difflib.get_close_matches(attr, sorted(defined), n=3)
+        raise HarnessUsageError(
+            f"--layer {name}: module {module_name!r} defines no {attr!r} at its top level; "
+            "expected a function taking units and keras.layers.RNN's keyword arguments"
+            + (f". Did you mean: {', '.join(close)}?" if close else "")
+        )
     return name
+
+
+def _top_level_names(module_name: str) -> set[str] | None:
+    """The names a module's source binds at its top level, read without importing it
+    (importing would pick a Keras backend in this process); ``None`` where that cannot be
+    told: no Python source, a star import or a module ``__getattr__``."""
+    try:
+        spec = importlib.util.find_spec(module_name)
+        source = Path(spec.origin).read_text(encoding="utf-8")  # type: ignore[union-attr, arg-type]
+        tree = ast.parse(source)
+    except (ImportError, AttributeError, TypeError, OSError, SyntaxError, ValueError):
+        return None  # importing it later says what is wrong
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add(alias.asname or alias.name.split(".")[0])
+        else:  # assignments, also under if/try/with: every Name stored anywhere at the top
+            names.update(
+                n.id
+                for n in ast.walk(node)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+            )
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.FunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom):
+                    if isinstance(sub, ast.Import | ast.ImportFrom):
+                        names.update(a.asname or a.name.split(".")[0] for a in sub.names)
+                    else:
+                        names.add(sub.name)
+    return None if "__getattr__" in names else names
 
 
 def load(name: str) -> Callable:

@@ -42,6 +42,26 @@ def test_names_are_checked_before_anything_runs(monkeypatch):
         check_name("make_good")
     with pytest.raises(HarnessUsageError, match="no module 'nowhere_at_all'"):
         check_name("nowhere_at_all:make")
+    with pytest.raises(HarnessUsageError, match=r"defines no 'make_god'.*Did you mean: make_good"):
+        check_name("tests.custom_cells:make_god")
+
+
+def test_a_name_is_found_however_the_module_binds_it(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bound.py").write_text(
+        "import keras as k\nfrom functools import partial as p\nclass Cell: ...\n"
+        "try:\n    def guarded(units, **kw): ...\nexcept ImportError:\n    pass\n"
+        "made = lambda units, **kw: None\nif True:\n    twice = made\n",
+        encoding="utf-8",
+    )
+    for attr in ("k", "p", "Cell", "guarded", "made", "twice"):
+        assert check_name(f"bound:{attr}")
+    with pytest.raises(HarnessUsageError, match="defines no 'nope'"):
+        check_name("bound:nope")
+    # Where the source cannot tell (a star import, a module __getattr__), importing decides.
+    (tmp_path / "starry.py").write_text("from os.path import *\n", encoding="utf-8")
+    (tmp_path / "lazy.py").write_text("def __getattr__(name): ...\n", encoding="utf-8")
+    assert check_name("starry:nope") and check_name("lazy:nope")
 
 
 def test_properties_that_need_a_reference_skip_on_a_users_layer():
@@ -60,6 +80,16 @@ def test_a_bad_layer_name_is_a_one_line_usage_error(tmp_path):
     )
     assert proc.returncode == 2, proc.stderr
     assert "no module 'nowhere_at_all'" in proc.stderr and "Traceback" not in proc.stderr
+    (tmp_path / "mycells.py").write_text("def make_layer(units, **kw): ...\n", encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness", "run", "--layer", "mycells:nope"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "defines no 'nope'" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_a_correct_cell_passes_and_each_broken_one_fails_its_property(tmp_path):
