@@ -18,6 +18,27 @@ from harness.strategies import cases, layer_states, masks
 pytestmark = pytest.mark.rnn_property("matches_reference")
 
 
+def _runners(target, case):
+    """The stateless and the stateful runner of ``case``'s layer, both with its weights."""
+    stateless = target.runner(case.spec, batch_size=None, stateful=False)
+    stateful = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
+    stateless.set_weights(case.weights)
+    stateful.set_weights(case.weights)
+    return stateless, stateful
+
+
+def _assert_whole_call(check, spec, got, ref, tol, what: str) -> None:
+    """One call over the whole sequence: its output, and its returned states, vs the reference."""
+    check.assert_close(
+        f"{what} output vs reference", actual=got.output, expected=ref.output(spec), tol=tol
+    )
+    if spec.return_state:
+        for i, (state, want) in enumerate(zip(got.states, ref.states, strict=True)):
+            check.assert_close(
+                f"{what} returned state {i} vs reference", actual=state, expected=want, tol=tol
+            )
+
+
 @given(data=st.data())
 def test_matches_reference(target, layer_kind, check, data):
     case = data.draw(cases(kind=layer_kind), label="case")
@@ -25,23 +46,12 @@ def test_matches_reference(target, layer_kind, check, data):
     initial = data.draw(layer_states(case.spec, case.batch_size)) if use_initial else None
     check.example(case=case, initial_state=initial)
     spec = case.spec
-    stateless = target.runner(spec, batch_size=None, stateful=False)
-    stateful = target.runner(spec, batch_size=case.batch_size, stateful=True)
-    stateless.set_weights(case.weights)
-    stateful.set_weights(case.weights)
+    stateless, stateful = _runners(target, case)
     tol = target.tolerance("reference")
     keras = keras_version_of(target.versions())
     ref = run_reference(spec, case.weights, case.x, initial_state=initial, keras_version=keras)
 
-    got = stateless(case.x, initial_state=initial)
-    check.assert_close(
-        "stateless output vs reference", actual=got.output, expected=ref.output(spec), tol=tol
-    )
-    if spec.return_state:
-        for i, (state, want) in enumerate(zip(got.states, ref.states, strict=True)):
-            check.assert_close(
-                f"stateless returned state {i} vs reference", actual=state, expected=want, tol=tol
-            )
+    _assert_whole_call(check, spec, stateless(case.x, initial_state=initial), ref, tol, "stateless")
 
     if initial is not None:
         stateful.set_states(initial)
@@ -78,23 +88,12 @@ def test_masked_steps_match_reference(target, layer_kind, check, data):
     mask = data.draw(masks(batch_size=case.batch_size, timesteps=case.timesteps), label="mask")
     check.example(case=case, mask=mask)
     spec = case.spec
-    stateless = target.runner(spec, batch_size=None, stateful=False)
-    stateful = target.runner(spec, batch_size=case.batch_size, stateful=True)
-    stateless.set_weights(case.weights)
-    stateful.set_weights(case.weights)
+    stateless, stateful = _runners(target, case)
     tol = target.tolerance("reference")
     keras = keras_version_of(target.versions())
     ref = run_reference(spec, case.weights, case.x, keras_version=keras, mask=mask)
 
-    got = stateless(case.x, mask=mask)
-    check.assert_close(
-        "masked output vs reference", actual=got.output, expected=ref.output(spec), tol=tol
-    )
-    if spec.return_state:
-        for i, (state, want) in enumerate(zip(got.states, ref.states, strict=True)):
-            check.assert_close(
-                f"masked returned state {i} vs reference", actual=state, expected=want, tol=tol
-            )
+    _assert_whole_call(check, spec, stateless(case.x, mask=mask), ref, tol, "masked")
 
     carried = None
     chunk_masks = np.split(mask, np.cumsum(case.splits)[:-1], axis=1)
