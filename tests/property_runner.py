@@ -51,6 +51,20 @@ def property_id(test_fn: Callable) -> str:
     return module.pytestmark.args[0]
 
 
+def derandomized(max_examples: int, *, shrink: bool = False) -> settings:
+    """The settings of a bite's search: ``max_examples`` derandomized examples, no database,
+    no deadline, no health checks; shrinking only when ``shrink`` is set."""
+    return settings(
+        max_examples=max_examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def run_property(
     test_fn: Callable,
     target: Target,
@@ -70,17 +84,8 @@ def run_property(
         check = PropertyCheck(
             property_id(test_fn), layer_kind, target.name, on_example=target.new_example
         )
-    phases = (Phase.generate, Phase.shrink) if shrink else (Phase.generate,)
 
-    @settings(
-        max_examples=max_examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=phases,
-        print_blob=False,
-        suppress_health_check=list(HealthCheck),
-    )
+    @derandomized(max_examples, shrink=shrink)
     @given(data=st.data())
     def run(data):
         test_fn.hypothesis.inner_test(target=target, layer_kind=layer_kind, check=check, data=data)
@@ -221,15 +226,7 @@ def run_bite(
     bite = Bite()
     pid = property_id(test_fn)
 
-    @settings(
-        max_examples=max_examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=(Phase.generate,),
-        print_blob=False,
-        suppress_health_check=list(HealthCheck),
-    )
+    @derandomized(max_examples)
     @given(data=st.data())
     def search(data):
         bite.examples += 1

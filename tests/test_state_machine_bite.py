@@ -20,7 +20,6 @@ import runpy
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, settings
 
 from harness.check import PropertyCheck
 from harness.errors import PropertyFailure
@@ -35,7 +34,7 @@ from tests.broken_targets import (
     WrappedRunner,
     scales_carried_state,
 )
-from tests.property_runner import BiteError, known_entries
+from tests.property_runner import BiteError, derandomized, known_entries
 from tests.test_properties_bite import ENTRIES, scale_for, under
 
 PROPERTY_ID = "state_machine"
@@ -114,17 +113,10 @@ def run(
     """
     if check is None:
         check = PropertyCheck(PROPERTY_ID, layer_kind, target.name, on_example=target.new_example)
-    base = settings(
-        max_examples=max_examples,
-        derandomize=True,
-        database=None,
-        deadline=None,
-        phases=(Phase.generate, Phase.shrink) if shrink else (Phase.generate,),
-        print_blob=False,
-        suppress_health_check=list(HealthCheck),
-    )
     try:
-        machine.run_state_machine(target, layer_kind, check, base)
+        machine.run_state_machine(
+            target, layer_kind, check, derandomized(max_examples, shrink=shrink)
+        )
     finally:
         target.clear()
     return check
