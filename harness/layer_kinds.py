@@ -47,16 +47,6 @@ MAX_CELL_UNITS = 4
 # compare kernels only LSTM and GRU have.
 _MODEL_PROPERTIES = ("composition", "model_reset_states")
 _NEEDS_REFERENCE = ("matches_reference",)  # an independent float64 reference
-# Properties that draw extra inputs of shape (batch, timesteps, features): not yet the
-# spatial inputs of ConvLSTM.
-_FLAT_INPUT_PROPERTIES = (
-    "batch_size_mismatch_is_an_error",
-    "paths_agree",
-    "refusal_leaves_model_intact",
-    "sample_i_continues_sample_i",
-    "state_machine",
-    "stateless_batches_independent",
-)
 
 
 def is_extra(kind: str) -> bool:
@@ -83,11 +73,6 @@ def not_applicable(property_id: str | None, kind: str | None) -> str | None:
         return (
             f"{property_id} builds models of {', '.join(LAYER_KINDS)} layers (ModelSpec); "
             f"{kind} is checked as a single layer by the other properties"
-        )
-    if kind in CONV_LSTM_RANKS and property_id in _FLAT_INPUT_PROPERTIES:
-        return (
-            f"{property_id} draws its extra inputs as (batch, timesteps, features); "
-            f"{kind}'s spatial inputs are not drawn there yet"
         )
     return None
 
@@ -191,31 +176,6 @@ def draw_weights(draw, spec: LayerSpec, weights, rng, scale: float, gain: float)
     if spec.activation == "relu" and spec.use_bias:
         arrays[2] = np.abs(arrays[2])  # see harness.strategies.weights
     return [a.astype(np.float32) for a in arrays]
-
-
-@functools.cache
-def cases(
-    kind: str,
-    min_chunks: int,
-    max_chunks: int,
-    min_batch: int,
-    max_batch: int,
-    return_sequences: bool | None,
-    return_state: bool | None,
-) -> st.SearchStrategy:
-    """``harness.strategies.cases`` for an extra kind: inputs ``(batch, time, *input_shape)``."""
-    from harness.specs import Case
-    from harness.strategies.layers import MAX_CHUNK_LENGTH, _chunk_splits, _sequences, weights
-
-    @st.composite
-    def draw_case(draw):
-        spec = draw(layer_specs(kind, return_sequences, return_state))
-        batch_size = draw(st.integers(min_batch, max_batch))
-        splits = draw(_chunk_splits(min_chunks, max_chunks, 1, MAX_CHUNK_LENGTH))
-        x = draw(_sequences((batch_size, sum(splits), *spec.input_shape)))
-        return Case(spec, batch_size, splits, x, draw(weights(spec)))
-
-    return draw_case()
 
 
 # ---------------------------------------------------------------------------- layers

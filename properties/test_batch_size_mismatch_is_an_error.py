@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.strategies import MAX_BATCH, cases, layer_states, sequences
+from harness.strategies import MAX_BATCH, cases, layer_inputs, layer_states
 
 pytestmark = pytest.mark.rnn_property("batch_size_mismatch_is_an_error")
 
@@ -54,7 +54,7 @@ def test_another_batch_size_is_refused(target, layer_kind, check, data):
         st.integers(1, MAX_BATCH + 2).filter(lambda n: n != case.batch_size), label="wrong size"
     )
     x = data.draw(
-        sequences(batch_size=wrong, timesteps=case.timesteps, features=case.spec.features),
+        layer_inputs(case.spec, batch_size=wrong, timesteps=case.timesteps),
         label="wrong batch",
     )
     states = data.draw(layer_states(case.spec, case.batch_size), label="states before")
@@ -75,7 +75,7 @@ def test_short_last_batch_in_predict_is_refused(target, layer_kind, check, data)
     short = data.draw(st.integers(1, case.batch_size - 1), label="short batch size")
     n = full * case.batch_size + short
     x = data.draw(
-        sequences(batch_size=n, timesteps=case.timesteps, features=case.spec.features),
+        layer_inputs(case.spec, batch_size=n, timesteps=case.timesteps),
         label="predict input",
     )
     check.example(case=case, short=short, n=n, predict_x=x)

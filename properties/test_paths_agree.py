@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.reference import keras_version_of, run_reference
-from harness.strategies import MAX_BATCH, cases, sequences
+from harness.strategies import MAX_BATCH, cases, layer_inputs
 from harness.targets.base import PATHS
 
 pytestmark = pytest.mark.rnn_property("paths_agree")
@@ -94,11 +94,7 @@ def test_one_predict_carries_state_from_batch_to_batch(target, layer_kind, check
     case = data.draw(cases(kind=layer_kind, max_chunks=1, return_sequences=True), label="case")
     n = data.draw(st.integers(2, MAX_PREDICT_BATCHES), label="batches in one predict")
     rest = data.draw(
-        sequences(
-            batch_size=case.batch_size * (n - 1),
-            timesteps=case.timesteps,
-            features=case.spec.features,
-        ),
+        layer_inputs(case.spec, batch_size=case.batch_size * (n - 1), timesteps=case.timesteps),
         label="later batches",
     )
     x = np.concatenate([case.x, rest], axis=0)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.strategies import MAX_BATCH, MAX_FEATURES, cases, layer_states, sequences
+from harness.strategies import MAX_BATCH, MAX_FEATURES, cases, layer_inputs, layer_states
 from harness.targets.base import PATHS, Output
 
 pytestmark = pytest.mark.rnn_property("refusal_leaves_model_intact")
@@ -116,7 +116,7 @@ def test_a_refused_direct_call_leaves_weights_and_states_and_the_next_call_intac
         st.integers(1, MAX_BATCH + 2).filter(lambda n: n != case.batch_size), label="wrong size"
     )
     bad_x = data.draw(
-        sequences(batch_size=wrong, timesteps=case.timesteps, features=case.spec.features),
+        layer_inputs(case.spec, batch_size=wrong, timesteps=case.timesteps),
         label="wrong batch",
     )
     states = data.draw(layer_states(case.spec, case.batch_size), label="states before")
@@ -136,7 +136,7 @@ def test_a_refused_short_last_batch_leaves_the_model_intact(target, layer_kind, 
     short = data.draw(st.integers(1, case.batch_size - 1), label="short batch size")
     n = full * case.batch_size + short
     bad_x = data.draw(
-        sequences(batch_size=n, timesteps=case.timesteps, features=case.spec.features),
+        layer_inputs(case.spec, batch_size=n, timesteps=case.timesteps),
         label="input with a short last batch",
     )
     states = data.draw(layer_states(case.spec, case.batch_size), label="states before")
@@ -158,7 +158,11 @@ def test_a_refused_wrong_feature_count_or_rank_leaves_the_model_intact(
         label="wrong features",
     )
     x = data.draw(
-        sequences(batch_size=case.batch_size, timesteps=case.timesteps, features=features),
+        layer_inputs(
+            case.spec.replace(features=features),
+            batch_size=case.batch_size,
+            timesteps=case.timesteps,
+        ),
         label="input with the wrong features",
     )
     bad_x = data.draw(
@@ -167,7 +171,7 @@ def test_a_refused_wrong_feature_count_or_rank_leaves_the_model_intact(
     states = data.draw(layer_states(case.spec, case.batch_size), label="states before")
     path = data.draw(st.sampled_from(PATHS), label="path of the next call")
     check.example(case=case, bad_x=bad_x, states=states, path=path)
-    how = f"direct call with input shape {bad_x.shape} (features {case.spec.features})"
+    how = f"direct call with input shape {bad_x.shape} (steps of {case.spec.input_shape})"
     check_refusal_leaves_intact(
         check, target, case, states, bad_x=bad_x, bad_path="call", how=how, path=path
     )

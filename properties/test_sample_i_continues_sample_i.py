@@ -21,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness import sensitivity
-from harness.strategies import cases, row_permutations, sequences
+from harness.strategies import cases, layer_inputs, row_permutations
 
 pytestmark = pytest.mark.rnn_property("sample_i_continues_sample_i")
 
@@ -73,7 +73,7 @@ def test_a_row_continues_only_its_own_history(target, layer_kind, check, data):
     row = data.draw(st.integers(0, case.batch_size - 1), label="row")
     first = case.splits[0]
     others = data.draw(
-        sequences(batch_size=case.batch_size, timesteps=first, features=case.spec.features),
+        layer_inputs(case.spec, batch_size=case.batch_size, timesteps=first),
         label="other rows' first chunk",
     )
     check.example(case=case, row=row, first=first, others=others)

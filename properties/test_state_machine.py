@@ -49,9 +49,9 @@ from harness.specs import Case
 from harness.strategies import (
     MAX_CHUNK_LENGTH,
     batch_sizes,
+    layer_inputs,
     layer_specs,
     layer_states,
-    sequences,
     weights,
 )
 from harness.targets.base import Target
@@ -90,7 +90,7 @@ def state_machine(
             self.runner.set_weights(self.weights)
             self.expected = zero_states(spec, batch_size)
             self.program: list[dict] = []
-            placeholder = np.zeros((batch_size, 1, spec.features), np.float32)
+            placeholder = np.zeros((batch_size, 1, *spec.input_shape), np.float32)
             case = Case(spec, batch_size, (1,), placeholder, self.weights)
             check.example(
                 case=case,
@@ -108,9 +108,7 @@ def state_machine(
         def run_chunk(self, op: str, path: str, data) -> None:
             length = data.draw(st.integers(1, MAX_CHUNK_LENGTH), label="chunk length")
             x = data.draw(
-                sequences(
-                    batch_size=self.batch_size, timesteps=length, features=self.spec.features
-                ),
+                layer_inputs(self.spec, batch_size=self.batch_size, timesteps=length),
                 label="chunk",
             )
             self.program.append({"op": op, "x": x})

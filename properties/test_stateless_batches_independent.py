@@ -19,7 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness import sensitivity
-from harness.strategies import cases, sequences
+from harness.strategies import cases, layer_inputs
 
 pytestmark = pytest.mark.rnn_property("stateless_batches_independent")
 
@@ -28,9 +28,7 @@ pytestmark = pytest.mark.rnn_property("stateless_batches_independent")
 def test_stateless_batches_independent(target, layer_kind, check, data):
     case = data.draw(cases(kind=layer_kind, max_chunks=1, return_sequences=True), label="case")
     other = data.draw(
-        sequences(
-            batch_size=case.batch_size, timesteps=case.timesteps, features=case.spec.features
-        ),
+        layer_inputs(case.spec, batch_size=case.batch_size, timesteps=case.timesteps),
         label="other batch",
     )
     check.example(case=case, other=other)

@@ -22,8 +22,8 @@ from harness.cli.selection import resolve_layers
 from harness.errors import HarnessUsageError
 from harness.layer_kinds import flat, nest, not_applicable, scale_recurrent
 from harness.reference import run_reference
-from harness.specs import EXTRA_LAYER_KINDS, LAYER_KINDS, LayerSpec
-from harness.strategies import cases
+from harness.specs import CONV_LSTM_RANKS, EXTRA_LAYER_KINDS, LAYER_KINDS, LayerSpec
+from harness.strategies import cases, layer_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,11 +135,15 @@ def test_recurrent_kernels_are_scaled_to_the_gain_per_gate_block():
 @pytest.mark.parametrize("kind", EXTRA_LAYER_KINDS)
 def test_cases_of_every_extra_kind_have_inputs_weights_and_states_that_fit(kind):
     @settings(max_examples=10, deadline=None, database=None)
-    @given(case=cases(kind=kind, min_chunks=2))
-    def check(case):
+    @given(case=cases(kind=kind, min_chunks=2, zero_inputs=False), data=st.data())
+    def check(case, data):
         assert case.spec.kind == kind
         assert case.x.shape == (case.batch_size, sum(case.splits), *case.spec.input_shape)
+        assert np.any(case.x != 0)  # zero_inputs=False holds for extra kinds too
         assert [w.shape for w in case.weights] == case.spec.weight_shapes()
+        more = data.draw(layer_inputs(case.spec, batch_size=3, timesteps=2))
+        assert more.shape == (3, 2, *case.spec.input_shape)
+        assert more.dtype == np.float32
 
     check()
 
@@ -148,9 +152,25 @@ def test_properties_that_do_not_apply_say_why():
     assert not_applicable("cudnn_matches_generic", "LSTM") is None
     assert "no cuDNN kernel" in not_applicable("cudnn_matches_generic", "LSTMCell")
     assert "ModelSpec" in not_applicable("composition", "StackedRNNCells")
-    assert "spatial inputs" in not_applicable("paths_agree", "ConvLSTM2D")
     assert not_applicable("paths_agree", "GRUCell") is None
     assert not_applicable("chunked_equals_whole", "ConvLSTM3D") is None
+
+
+# Properties that draw inputs beyond the case's own (layer_inputs: spatial for ConvLSTM).
+EXTRA_INPUT_PROPERTIES = (
+    "batch_size_mismatch_is_an_error",
+    "paths_agree",
+    "refusal_leaves_model_intact",
+    "sample_i_continues_sample_i",
+    "state_machine",
+    "stateless_batches_independent",
+)
+
+
+@pytest.mark.parametrize("kind", CONV_LSTM_RANKS)
+def test_properties_that_draw_more_inputs_run_on_conv_lstm(kind):
+    for property_id in EXTRA_INPUT_PROPERTIES:
+        assert not_applicable(property_id, kind) is None, property_id
 
 
 KERAS_AGREES = """

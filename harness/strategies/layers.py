@@ -315,8 +315,26 @@ def sequences(*, batch_size: int, timesteps: int, features: int) -> st.SearchStr
     return _sequences((batch_size, timesteps, features))
 
 
+def layer_inputs(
+    spec: LayerSpec, *, batch_size: int, timesteps: int
+) -> st.SearchStrategy[np.ndarray]:
+    """float32 inputs ``(batch_size, timesteps, *spec.input_shape)`` for the layer of ``spec``.
+
+    ``sequences`` for any kind: a ConvLSTM's steps are ``(*spatial, features)``, the
+    others' ``(features,)``; the same regimes and bounds.
+
+    Example:
+        >>> spec = LayerSpec("ConvLSTM2D", units=1, features=2, spatial=(3, 4))
+        >>> layer_inputs(spec, batch_size=2, timesteps=3).example().shape
+        (2, 3, 3, 4, 2)
+    """
+    check_argument(batch_size >= 1, f"batch_size={batch_size} must be at least 1")
+    check_argument(timesteps >= 1, f"timesteps={timesteps} must be at least 1")
+    return _sequences((batch_size, timesteps, *spec.input_shape))
+
+
 @st.composite
-def _sequences(draw: st.DrawFn, shape: tuple[int, int, int], *, zeros: bool = True) -> np.ndarray:
+def _sequences(draw: st.DrawFn, shape: tuple[int, ...], *, zeros: bool = True) -> np.ndarray:
     seed = draw(_SEEDS)
     magnitude = draw(_INPUT_MAGNITUDES if zeros else _NONZERO_INPUT_MAGNITUDES)
     return _uniform(_rng(_INPUTS, seed, *shape), magnitude, shape)
@@ -427,7 +445,8 @@ def cases(
     About one case in ``RARE_ODDS`` is wide and long: ``MAX_UNITS + 1`` to ``WIDE_UNITS``
     units and chunks of up to ``LONG_SEQUENCE // max_chunks`` steps (up to
     ``LONG_SEQUENCE`` in all); the others have at most ``MAX_UNITS`` units and chunks of
-    at most ``MAX_CHUNK_LENGTH`` steps.
+    at most ``MAX_CHUNK_LENGTH`` steps. An extra kind (``harness.layer_kinds``) draws its
+    own sizes and has no such share. Inputs are ``(batch, time, *spec.input_shape)``.
 
     Example:
         >>> case = cases(kind="LSTM", min_chunks=2).example()
@@ -441,10 +460,6 @@ def cases(
     )
     check_range("chunks", min_chunks, max_chunks, floor=1, ceiling=64)
     check_range("batch", min_batch, max_batch, floor=1, ceiling=64)
-    if layer_kinds.is_extra(kind):
-        return layer_kinds.cases(
-            kind, min_chunks, max_chunks, min_batch, max_batch, return_sequences, return_state
-        )
     return _case_strategy(
         kind,
         min_chunks,
@@ -497,21 +512,25 @@ def _cases(
     cudnn_eligible: bool = False,
     zero_inputs: bool = True,
 ) -> Case:
-    rare = draw(_RARE)
-    spec = draw(
-        _layer_specs(
-            (kind,),
-            MAX_UNITS + 1 if rare else 1,
-            WIDE_UNITS if rare else MAX_UNITS,
-            1,
-            MAX_FEATURES,
-            return_sequences,
-            return_state,
-            cudnn_eligible,
+    extra = layer_kinds.is_extra(kind)  # draws its own sizes: no wide and long share
+    rare = not extra and draw(_RARE)
+    if extra:
+        spec = draw(layer_kinds.layer_specs(kind, return_sequences, return_state))
+    else:
+        spec = draw(
+            _layer_specs(
+                (kind,),
+                MAX_UNITS + 1 if rare else 1,
+                WIDE_UNITS if rare else MAX_UNITS,
+                1,
+                MAX_FEATURES,
+                return_sequences,
+                return_state,
+                cudnn_eligible,
+            )
         )
-    )
     batch_size = draw(st.integers(min_batch, max_batch))
     max_length = LONG_SEQUENCE // max_chunks if rare else MAX_CHUNK_LENGTH
     splits = draw(_chunk_splits(min_chunks, max_chunks, 1, max(max_length, MAX_CHUNK_LENGTH)))
-    x = draw(_sequences((batch_size, sum(splits), spec.features), zeros=zero_inputs))
+    x = draw(_sequences((batch_size, sum(splits), *spec.input_shape), zeros=zero_inputs))
     return Case(spec, batch_size, splits, x, draw(weights(spec)))
