@@ -11,20 +11,13 @@ gate too. Examples go on past a known failure: the row says how many hit it.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from harness.known_failures import SHIPPED_KNOWN_FAILURES
-from harness.report.model import exit_code, merge_payloads
+from tests.fake_property import fake_results, gate, known_failure_toml
 
-REPO = Path(__file__).resolve().parent.parent
-# A directory of property tests gives them their short fixture names in its conftest.
-CONFTEST = "from harness.property_fixtures import check, layer_kind, target  # noqa: F401\n"
 PROPERTY = """
 import os
 
@@ -47,17 +40,6 @@ def test_fake(target, layer_kind, check, data):
     if MODE == "known+check" and x == 7:
         check.fail(f"another check fails at {x}")
 """
-ENTRY = """
-[[known_failure]]
-property = "chunked_equals_whole"
-test = "test_fake"
-layer = "LSTM"
-target = "keras3-tensorflow"
-versions = {{ keras = "=={keras}" }}
-reason = "the known bug"
-signature = {{ check = 'the known bug at \\d+' }}
-counterexample = {{ LSTM = "cx.json" }}
-"""
 
 
 def run_cell(
@@ -66,46 +48,33 @@ def run_cell(
     """Run the fake property in ``mode``; return its one result row, the gate's exit code
     and the known-failures files the run names. ``separate``: the known-failures path as
     a token of its own after the option, not ``--rnn-known-failures=PATH``."""
-    (tmp_path / "test_fake_property.py").write_text(PROPERTY, encoding="utf-8")
-    (tmp_path / "conftest.py").write_text(CONFTEST, encoding="utf-8")
-    (tmp_path / "kf.toml").write_text(
-        ENTRY.format(keras=keras or metadata.version("keras")), encoding="utf-8"
+    known = tmp_path / "kf.toml"
+    entry = known_failure_toml(
+        "chunked_equals_whole",
+        "test_fake",
+        "LSTM",
+        check=r"the known bug at \d+",
+        reason="the known bug",
+        keras=keras,
+        counterexample="cx.json",
     )
+    known.write_text(entry, encoding="utf-8")
     failure = {"exception": "PropertyFailure", "check": "the known bug at 4", "message": "..."}
     recorded = {"failure": failure, "example": {"x": 4, "_names": ["x"], "_types": {}}}
     (tmp_path / "cx.json").write_text(json.dumps(recorded), encoding="utf-8")
-    results = tmp_path / f"{mode}.json"
-    env = dict(os.environ, PYTHONPATH=str(REPO), FAKE_MODE=mode, TF_CPP_MIN_LOG_LEVEL="3")
-    env.pop("CI", None)
-    known = tmp_path / "kf.toml"
     known_option = (
         ["--rnn-known-failures", str(known)] if separate else [f"--rnn-known-failures={known}"]
     )
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(tmp_path / "test_fake_property.py"),
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:randomly",
-            "--rnn-layers=LSTM",
-            *known_option,
-            f"--rnn-results={results}",
-            "--hypothesis-profile=ci",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    payload, _ = fake_results(
+        tmp_path,
+        {"test_fake_property.py": PROPERTY},
+        "--rnn-layers=LSTM",
+        *known_option,
+        "--hypothesis-profile=ci",
+        env={"FAKE_MODE": mode},
     )
-    assert results.is_file(), run.stdout + run.stderr
-    payload = json.loads(results.read_text())
     (row,) = payload["results"]
-    row["gate"] = exit_code(merge_payloads([payload], profile="ci", seed=0))
+    row["gate"] = gate(payload)
     row["files"] = payload["known_failures"]
     return row
 
@@ -178,45 +147,32 @@ def test_state_machine(target, layer_kind, check):
 def test_after():
     observe("after")
 """
-NOT_GIVEN_ENTRY = """
-[[known_failure]]
-property = "state_machine"
-test = "test_state_machine"
-layer = "LSTM"
-target = "keras3-tensorflow"
-versions = {{ keras = "=={keras}" }}
-reason = "the known bug"
-signature = {{ check = 'the known bug at \\d+' }}
-"""
 
 
 def test_a_known_failure_of_a_test_that_is_not_given_runs_it_unshrunk_then_restores_the_profile(
     tmp_path,
 ):
     """Like the state machine: Hypothesis runs inside the test, under the loaded profile."""
-    (tmp_path / "test_not_given.py").write_text(NOT_GIVEN, encoding="utf-8")
-    (tmp_path / "conftest.py").write_text(CONFTEST, encoding="utf-8")
-    known = tmp_path / "kf.toml"
-    known.write_text(NOT_GIVEN_ENTRY.format(keras=metadata.version("keras")), encoding="utf-8")
-    results, seen = tmp_path / "results.json", tmp_path / "seen.json"
-    env = dict(os.environ, PYTHONPATH=str(REPO), SEEN=str(seen), TF_CPP_MIN_LOG_LEVEL="3")
-    env.pop("CI", None)
-    options = ["-p", "no:cacheprovider", "-p", "no:randomly", "--rnn-layers=LSTM"]
-    options += ["--rnn-no-shipped-known-failures", f"--rnn-known-failures={known}"]
-    options += [f"--rnn-results={results}"]
-    options += ["--hypothesis-profile=ci"]
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", str(tmp_path / "test_not_given.py"), *options],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    known, seen = tmp_path / "kf.toml", tmp_path / "seen.json"
+    entry = known_failure_toml(
+        "state_machine",
+        "test_state_machine",
+        "LSTM",
+        check=r"the known bug at \d+",
+        reason="the known bug",
     )
-    assert results.is_file(), run.stdout + run.stderr
-    payload = json.loads(results.read_text())
+    known.write_text(entry, encoding="utf-8")
+    payload, _ = fake_results(
+        tmp_path,
+        {"test_not_given.py": NOT_GIVEN},
+        "--rnn-layers=LSTM",
+        "--rnn-no-shipped-known-failures",
+        f"--rnn-known-failures={known}",
+        "--hypothesis-profile=ci",
+        env={"SEEN": str(seen)},
+    )
     (row,) = payload["results"]
     assert row["status"] == "known_failure", row["message"]
-    assert exit_code(merge_payloads([payload], profile="ci", seed=0)) == 0
+    assert gate(payload) == 0
     observed = json.loads(seen.read_text())
     assert observed == {"known": ["rnn-harness-known-failure", False], "after": ["ci", True]}
