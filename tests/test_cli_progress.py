@@ -4,14 +4,11 @@ summary table shows each cell's worst status with its counts."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 from rich.console import Console
 
 from harness.cli.progress import TargetProgress, duration_text, summary_table
-from tests.cli_helpers import REPO
+from tests.fake_property import REPO, run_fake
 from tests.test_report_model import payload, report_of, result
 
 
@@ -141,18 +138,17 @@ def test_two(target, layer_kind, check, x, path):
 def test_the_plugin_lists_the_collected_tests_once_per_worker_and_names_finished_ones(tmp_path):
     """With -n 2 the controller collects nothing: each worker lists the same tests, and the
     progress line counts them once."""
-    (tmp_path / "test_fake_property.py").write_text(PASSING_PROPERTY, encoding="utf-8")
-    (tmp_path / "conftest.py").write_text(
-        "from harness.property_fixtures import check, layer_kind, target  # noqa: F401\n",
-        encoding="utf-8",
-    )
     progress_file = tmp_path / "progress.jsonl"
-    env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
-    env.pop("PYTEST_ADDOPTS", None)
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly"]
-    command += [str(tmp_path / "test_fake_property.py"), "-n", "2", "--rnn-layers=LSTM,GRU"]
-    command += [f"--rnn-progress={progress_file}", "--hypothesis-profile=dev"]
-    result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    result = run_fake(
+        tmp_path,
+        {"test_fake_property.py": PASSING_PROPERTY},
+        "-n",
+        "2",
+        "--rnn-layers=LSTM,GRU",
+        f"--rnn-progress={progress_file}",
+        "--hypothesis-profile=dev",
+        cwd=REPO,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     events = [json.loads(line) for line in progress_file.read_text().splitlines()]
     lists = [e["tests"] for e in events if e["event"] == "collected"]

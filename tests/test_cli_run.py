@@ -13,6 +13,7 @@ import pytest
 
 from harness.cli import main
 from tests.cli_helpers import REPO, RUN_ONE, run_cli
+from tests.fake_property import known_failure_toml
 
 # reproduce_<property>_<test>_<layer>_<target>.py, for RUN_ONE's one test
 REPRODUCER = (
@@ -96,48 +97,25 @@ def test_generated_reproducer_reproduces_the_failure_and_only_that(sabotaged_run
     assert "NOT REPRODUCED" in healthy.stdout
 
 
-KNOWN = """
-[[known_failure]]
-property = "{property}"
-test = "test_{property}"
-layer = "{layer}"
-target = "keras3-tensorflow"
-versions = {{ keras = "=={keras}" }}
-reason = "{reason}"
-signature = {{ check = '{check}' }}
-"""
-
-
 def test_known_failure_turns_the_failure_into_a_pass_of_the_gate(tmp_path):
-    from importlib import metadata
-
-    keras = metadata.version("keras")
+    reset, chunked = "reset_restores_zero_state", "chunked_equals_whole"
     known = tmp_path / "kf.toml"
     known.write_text(
-        KNOWN.format(
-            property="reset_restores_zero_state",
-            layer="SimpleRNN",
-            keras=keras,
+        known_failure_toml(
+            reset,
+            f"test_{reset}",
+            "SimpleRNN",
             reason="reset_state is a no-op (sabotaged)",
             check="state 0 right after reset",
         )
-        + KNOWN.format(
-            property="chunked_equals_whole",
-            layer="LSTM",
-            keras=keras,
-            reason="not run here",
-            check="x",
+        + known_failure_toml(chunked, f"test_{chunked}", "LSTM", reason="not run here", check="x")
+        + known_failure_toml(
+            reset, f"test_{reset}", "LSTM", reason="matches nothing in this run", check="x"
         )
-        + KNOWN.format(
-            property="reset_restores_zero_state",
-            layer="LSTM",
-            keras=keras,
-            reason="matches nothing in this run",
-            check="x",
-        )
-        + KNOWN.format(
-            property="reset_restores_zero_state",
-            layer="LSTM",
+        + known_failure_toml(
+            reset,
+            f"test_{reset}",
+            "LSTM",
             keras="2.0.0",
             reason="another environment: not installed here",
             check="x",
