@@ -312,6 +312,34 @@ def test_property_fails_on_broken_target_and_passes_without_the_break(
 ):
     if layer_kind not in bite.kinds:
         pytest.skip(f"{bite.behaviour} is not a bug for {layer_kind} (it has one state)")
+    assert_bites(bite, target, layer_kind, entry)
+
+
+# The properties that draw inputs beyond the case's own (``strategies.layer_inputs``)
+# draw them spatial for a ConvLSTM: their bites run on one too, under the target's own
+# entry (the entries differ in tolerances, which the layer kind does not change).
+SPATIAL_KIND = "ConvLSTM1D"
+SPATIAL_BITES = [
+    b
+    for b in BITES
+    if property_id(b.prop)
+    in (
+        "batch_size_mismatch_is_an_error",
+        "paths_agree",
+        "refusal_leaves_model_intact",
+        "sample_i_continues_sample_i",
+        "stateless_batches_independent",
+    )
+]
+
+
+@pytest.mark.parametrize("bite", SPATIAL_BITES, ids=[b.id for b in SPATIAL_BITES])
+def test_property_fails_on_broken_target_with_spatial_inputs(target, bite):
+    assert_bites(bite, target, SPATIAL_KIND, "own")
+
+
+def assert_bites(bite: Bite, target, layer_kind: str, entry: str) -> None:
+    """``bite`` shows on ``layer_kind`` under ``entry``: a differential ``run_bite``."""
     judged = under(target, entry)
     skip_unless_judged_otherwise(bite.comparison, judged, target)
     baseline = baseline_for(bite, judged, layer_kind)

@@ -34,8 +34,8 @@ from tests.broken_targets import (
     WrappedRunner,
     scales_carried_state,
 )
-from tests.property_runner import BiteError, derandomized, known_entries
-from tests.test_properties_bite import ENTRIES, scale_for, under
+from tests.property_runner import BiteError, known_entries, run_property
+from tests.test_properties_bite import ENTRIES, SPATIAL_KIND, scale_for, under
 
 PROPERTY_ID = "state_machine"
 # Enough programs for each break to show; every break here shows within the first
@@ -97,29 +97,9 @@ BREAKS: dict[str, type[WrappedRunner]] = {
 }
 
 
-def run(
-    target: Target,
-    layer_kind: str,
-    *,
-    max_examples: int,
-    shrink: bool = False,
-    check: PropertyCheck | None = None,
-) -> PropertyCheck:
-    """Run the state machine for ``max_examples`` derandomized programs on ``target``.
-
-    Returns the evidence (``check``, or a new one); raises whatever the property
-    raises, after shrinking when ``shrink`` is set. Pass your own ``check`` to read
-    the failing program after a failure.
-    """
-    if check is None:
-        check = PropertyCheck(PROPERTY_ID, layer_kind, target.name, on_example=target.new_example)
-    try:
-        machine.run_state_machine(
-            target, layer_kind, check, derandomized(max_examples, shrink=shrink)
-        )
-    finally:
-        target.clear()
-    return check
+def run(target: Target, layer_kind: str, **options) -> PropertyCheck:
+    """The state machine on ``target``: ``run_property``'s derandomized programs and options."""
+    return run_property(machine.run_state_machine, target, layer_kind, **options)
 
 
 def baseline_for(judged: Target, layer_kind: str) -> BrokenTarget:
@@ -133,6 +113,17 @@ def baseline_for(judged: Target, layer_kind: str) -> BrokenTarget:
 def test_state_machine_fails_on_broken_target_and_passes_without_the_break(
     target, layer_kind, label, entry
 ):
+    assert_machine_bites(target, layer_kind, label, entry)
+
+
+@pytest.mark.parametrize("label", list(BREAKS))
+def test_state_machine_fails_on_broken_target_with_spatial_inputs(target, label):
+    """Its chunks are drawn spatial for a ConvLSTM (see test_properties_bite.SPATIAL_KIND)."""
+    assert_machine_bites(target, SPATIAL_KIND, label, "own")
+
+
+def assert_machine_bites(target, layer_kind: str, label: str, entry: str) -> None:
+    """The first program failing on ``label``'s break fails by its check, and passes the baseline."""
     judged = under(target, entry)
     baseline = baseline_for(judged, layer_kind)
     runner_cls = BREAKS[label]
