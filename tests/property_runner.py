@@ -76,22 +76,28 @@ def run_property(
 ) -> PropertyCheck:
     """Run ``test_fn``'s body for ``max_examples`` derandomized examples on ``target``.
 
-    Returns the evidence (``check``, or a new one); raises whatever the property
-    raises, after shrinking when ``shrink`` is set. Pass your own ``check`` to
-    read the shrunk counterexample after a failure.
+    ``test_fn`` is a ``@given`` property test, or a search that runs Hypothesis itself
+    under the settings it is given, ``test_fn(target, layer_kind, check, settings)``
+    (``run_state_machine``). Returns the evidence (``check``, or a new one); raises
+    whatever the property raises, after shrinking when ``shrink`` is set. Pass your own
+    ``check`` to read the shrunk counterexample after a failure.
     """
     if check is None:
         check = PropertyCheck(
             property_id(test_fn), layer_kind, target.name, on_example=target.new_example
         )
+    search = derandomized(max_examples, shrink=shrink)
 
-    @derandomized(max_examples, shrink=shrink)
+    @search
     @given(data=st.data())
     def run(data):
         test_fn.hypothesis.inner_test(target=target, layer_kind=layer_kind, check=check, data=data)
 
     try:
-        run()
+        if hasattr(test_fn, "hypothesis"):
+            run()
+        else:
+            test_fn(target, layer_kind, check, search)
     finally:
         target.clear()
     return check

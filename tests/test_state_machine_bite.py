@@ -34,7 +34,7 @@ from tests.broken_targets import (
     WrappedRunner,
     scales_carried_state,
 )
-from tests.property_runner import BiteError, derandomized, known_entries
+from tests.property_runner import BiteError, known_entries, run_property
 from tests.test_properties_bite import ENTRIES, SPATIAL_KIND, scale_for, under
 
 PROPERTY_ID = "state_machine"
@@ -97,29 +97,9 @@ BREAKS: dict[str, type[WrappedRunner]] = {
 }
 
 
-def run(
-    target: Target,
-    layer_kind: str,
-    *,
-    max_examples: int,
-    shrink: bool = False,
-    check: PropertyCheck | None = None,
-) -> PropertyCheck:
-    """Run the state machine for ``max_examples`` derandomized programs on ``target``.
-
-    Returns the evidence (``check``, or a new one); raises whatever the property
-    raises, after shrinking when ``shrink`` is set. Pass your own ``check`` to read
-    the failing program after a failure.
-    """
-    if check is None:
-        check = PropertyCheck(PROPERTY_ID, layer_kind, target.name, on_example=target.new_example)
-    try:
-        machine.run_state_machine(
-            target, layer_kind, check, derandomized(max_examples, shrink=shrink)
-        )
-    finally:
-        target.clear()
-    return check
+def run(target: Target, layer_kind: str, **options) -> PropertyCheck:
+    """The state machine on ``target``: ``run_property``'s derandomized programs and options."""
+    return run_property(machine.run_state_machine, target, layer_kind, **options)
 
 
 def baseline_for(judged: Target, layer_kind: str) -> BrokenTarget:
