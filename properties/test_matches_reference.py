@@ -18,13 +18,15 @@ from harness.strategies import cases, layer_states, masks
 pytestmark = pytest.mark.rnn_property("matches_reference")
 
 
-def _runners(target, case):
-    """The stateless and the stateful runner of ``case``'s layer, both with its weights."""
+def _set_up(target, case):
+    """The stateless and the stateful runner of ``case``'s layer, both with its weights; the
+    reference tolerance; the Keras version whose semantics the reference follows."""
     stateless = target.runner(case.spec, batch_size=None, stateful=False)
     stateful = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
     stateless.set_weights(case.weights)
     stateful.set_weights(case.weights)
-    return stateless, stateful
+    keras = keras_version_of(target.versions())
+    return stateless, stateful, target.tolerance("reference"), keras
 
 
 def _assert_whole_call(check, spec, got, ref, tol, what: str) -> None:
@@ -46,9 +48,7 @@ def test_matches_reference(target, layer_kind, check, data):
     initial = data.draw(layer_states(case.spec, case.batch_size)) if use_initial else None
     check.example(case=case, initial_state=initial)
     spec = case.spec
-    stateless, stateful = _runners(target, case)
-    tol = target.tolerance("reference")
-    keras = keras_version_of(target.versions())
+    stateless, stateful, tol, keras = _set_up(target, case)
     ref = run_reference(spec, case.weights, case.x, initial_state=initial, keras_version=keras)
 
     _assert_whole_call(check, spec, stateless(case.x, initial_state=initial), ref, tol, "stateless")
@@ -88,9 +88,7 @@ def test_masked_steps_match_reference(target, layer_kind, check, data):
     mask = data.draw(masks(batch_size=case.batch_size, timesteps=case.timesteps), label="mask")
     check.example(case=case, mask=mask)
     spec = case.spec
-    stateless, stateful = _runners(target, case)
-    tol = target.tolerance("reference")
-    keras = keras_version_of(target.versions())
+    stateless, stateful, tol, keras = _set_up(target, case)
     ref = run_reference(spec, case.weights, case.x, keras_version=keras, mask=mask)
 
     _assert_whole_call(check, spec, stateless(case.x, mask=mask), ref, tol, "masked")
