@@ -24,10 +24,7 @@ entry as shipped.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,10 +34,9 @@ from hypothesis import strategies as st
 from harness.catalogue import PROPERTY_IDS
 from harness.errors import PropertyFailure
 from harness.known_failures import SHIPPED_KNOWN_FAILURES, KnownFailure, load_known_failures
-from harness.report.model import exit_code, merge_payloads
 from harness.specs import ALL_LAYER_KINDS
+from tests.fake_property import fake_results, gate
 
-REPO = Path(__file__).resolve().parent.parent
 ENTRIES = load_known_failures(str(SHIPPED_KNOWN_FAILURES), property_ids=PROPERTY_IDS)
 MODES = ("known", "crash", "other_check", "healthy")
 
@@ -220,50 +216,23 @@ def run_entry(tmp_path: Path, entry: KnownFailure) -> dict[str, dict]:
     }
     (tmp_path / "cx.json").write_text(json.dumps(recorded), encoding="utf-8")
     (tmp_path / "kf.toml").write_text(_entry_toml(entry, cell["layer"]), encoding="utf-8")
-    (tmp_path / "conftest.py").write_text(CONFTEST.format(), encoding="utf-8")
-    for mode in MODES:
-        (tmp_path / f"test_{mode}.py").write_text(_fake_module(entry, mode), encoding="utf-8")
-    results = tmp_path / "results.json"
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(REPO),
-        FAKE_CELL=json.dumps(cell),
-        FAKE_SIGNATURE=json.dumps(signature),
+    payload, output = fake_results(
+        tmp_path,
+        {f"test_{mode}.py": _fake_module(entry, mode) for mode in MODES},
+        f"--rnn-target={cell['target']}",
+        f"--rnn-layers={cell['layer']}",
+        "--rnn-no-shipped-known-failures",  # the entry under test alone
+        f"--rnn-known-failures={tmp_path / 'kf.toml'}",
+        "--hypothesis-profile=ci",
+        conftest=CONFTEST.format(),
+        env={"FAKE_CELL": json.dumps(cell), "FAKE_SIGNATURE": json.dumps(signature)},
     )
-    env.pop("CI", None)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            str(tmp_path),
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "no:randomly",
-            f"--rnn-target={cell['target']}",
-            f"--rnn-layers={cell['layer']}",
-            "--rnn-no-shipped-known-failures",  # the entry under test alone
-            f"--rnn-known-failures={tmp_path / 'kf.toml'}",
-            f"--rnn-results={results}",
-            "--hypothesis-profile=ci",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert results.is_file(), proc.stdout[-3000:] + proc.stderr[-3000:]
-    payload = json.loads(results.read_text())
     rows = {}
     for row in payload["results"]:
         mode = Path(row["nodeid"].split("::")[0]).stem.removeprefix("test_")
-        row["gate"] = exit_code(
-            merge_payloads([{**payload, "results": [row]}], profile="ci", seed=0)
-        )
+        row["gate"] = gate({**payload, "results": [row]})
         rows[mode] = row
-    assert sorted(rows) == sorted(MODES), proc.stdout[-3000:]
+    assert sorted(rows) == sorted(MODES), output
     return rows
 
 
