@@ -74,25 +74,19 @@ def gate(payload: dict) -> int:
 
 
 def known_failure_toml(
-    property_id: str,
-    test: str,
-    layer: str,
-    *,
-    check: str,
-    reason: str,
-    keras: str | None = None,
-    counterexample: str | None = None,
+    property_id: str, layer: str, check: str, reason: str, *, test="", keras="", counterexample=""
 ) -> str:
-    """One known-failures entry on keras3-tensorflow whose signature is a ``check`` regex,
-    pinned to ``keras`` (default: the installed one); ``counterexample``: the recorded
-    example's file, for ``layer``."""
+    """One known-failures entry on keras3-tensorflow whose signature is a ``check`` regex:
+    for ``test`` (default ``test_<property_id>``), pinned to ``keras`` (default: the installed
+    one), with ``counterexample`` as the recorded example's file for ``layer`` where given."""
+    keras = keras or metadata.version("keras")
     lines = [
         "[[known_failure]]",
         f'property = "{property_id}"',
-        f'test = "{test}"',
+        f'test = "{test or f"test_{property_id}"}"',
         f'layer = "{layer}"',
         'target = "keras3-tensorflow"',
-        f'versions = {{ keras = "=={keras or metadata.version("keras")}" }}',
+        f'versions = {{ keras = "=={keras}" }}',
         f'reason = "{reason}"',
         f"signature = {{ check = '{check}' }}",
     ]

@@ -98,23 +98,19 @@ def test_generated_reproducer_reproduces_the_failure_and_only_that(sabotaged_run
 
 
 def test_known_failure_turns_the_failure_into_a_pass_of_the_gate(tmp_path):
-    reset, chunked = "reset_restores_zero_state", "chunked_equals_whole"
+    reset = "reset_restores_zero_state"
     known = tmp_path / "kf.toml"
     known.write_text(
         known_failure_toml(
             reset,
-            f"test_{reset}",
             "SimpleRNN",
             reason="reset_state is a no-op (sabotaged)",
             check="state 0 right after reset",
         )
-        + known_failure_toml(chunked, f"test_{chunked}", "LSTM", reason="not run here", check="x")
-        + known_failure_toml(
-            reset, f"test_{reset}", "LSTM", reason="matches nothing in this run", check="x"
-        )
+        + known_failure_toml("chunked_equals_whole", "LSTM", reason="not run here", check="x")
+        + known_failure_toml(reset, "LSTM", reason="matches nothing in this run", check="x")
         + known_failure_toml(
             reset,
-            f"test_{reset}",
             "LSTM",
             keras="2.0.0",
             reason="another environment: not installed here",

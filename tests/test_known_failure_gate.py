@@ -51,11 +51,11 @@ def run_cell(
     known = tmp_path / "kf.toml"
     entry = known_failure_toml(
         "chunked_equals_whole",
-        "test_fake",
         "LSTM",
         check=r"the known bug at \d+",
         reason="the known bug",
-        keras=keras,
+        test="test_fake",
+        keras=keras or "",
         counterexample="cx.json",
     )
     known.write_text(entry, encoding="utf-8")
@@ -155,11 +155,7 @@ def test_a_known_failure_of_a_test_that_is_not_given_runs_it_unshrunk_then_resto
     """Like the state machine: Hypothesis runs inside the test, under the loaded profile."""
     known, seen = tmp_path / "kf.toml", tmp_path / "seen.json"
     entry = known_failure_toml(
-        "state_machine",
-        "test_state_machine",
-        "LSTM",
-        check=r"the known bug at \d+",
-        reason="the known bug",
+        "state_machine", "LSTM", check=r"the known bug at \d+", reason="the known bug"
     )
     known.write_text(entry, encoding="utf-8")
     payload, _ = fake_results(
