@@ -71,3 +71,16 @@ def test_readme_installs_the_pinned_gate():
     assert len(commands) == 2, "README opens with two commands"
     for command in commands:
         assert "pip install -c constraints.txt " in command, command
+
+
+def test_readme_test_command_runs_the_bites_on_every_keras3_backend():
+    """CI (README's test command) proves the properties bite on JAX and PyTorch too, not
+    only on the default TensorFlow that `pytest tests` runs on."""
+    readme = (CONSTRAINTS.parent / "README.md").read_text(encoding="utf-8")
+    command = re.findall(r"```bash\n(python3\.11 -m venv .*)\n```", readme)[1]
+    bite_files = sorted(p.name for p in (CONSTRAINTS.parent / "tests").glob("test_*bite.py"))
+    assert len(bite_files) >= 4, bite_files
+    for backend in ("jax", "torch"):
+        run = re.search(rf"KERAS_BACKEND={backend} \S+ -m pytest ([^&]*)", command)
+        assert run, f"the test command runs no bites with KERAS_BACKEND={backend}"
+        assert "tests/test_*bite.py" in run.group(1) and "tests/test_eager_path.py" in run.group(1)
