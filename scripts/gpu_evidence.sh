@@ -14,7 +14,17 @@
 # jinja2, matplotlib. rnn-harness itself is taken from this checkout (no install).
 # Tried on a CPU first: `WORKERS=1 SURVEY_EXAMPLES=5 scripts/gpu_evidence.sh /tmp/ev 60`.
 set -u
-OUT_DIR=${1:?usage: scripts/gpu_evidence.sh OUT_DIR [BUDGET_S]}
+USAGE="usage: scripts/gpu_evidence.sh OUT_DIR [BUDGET_S]  (OUT_DIR: a folder for the reports; BUDGET_S: seconds per run, default 420)"
+case "${1:-}" in
+    -h|--help) echo "$USAGE"; exit 0 ;;
+    -*) echo "scripts/gpu_evidence.sh: unknown option $1; $USAGE" >&2; exit 2 ;;
+    "") echo "scripts/gpu_evidence.sh: expected OUT_DIR; $USAGE" >&2; exit 2 ;;
+esac
+if [ -n "${2:-}" ] && ! [[ "$2" =~ ^[0-9]+$ ]]; then
+    echo "scripts/gpu_evidence.sh: expected BUDGET_S in whole seconds. Received: $2; $USAGE" >&2
+    exit 2
+fi
+OUT_DIR=$1
 BUDGET_S=${2:-420}
 WORKERS=${WORKERS:-3}
 SURVEY_EXAMPLES=${SURVEY_EXAMPLES:-40}

@@ -1,7 +1,7 @@
 """Largest mixed_float16 error against the float64 reference, over the exact strategy of
-test_mixed_precision_matches_reference. Usage: survey_mixed_float16.py TARGET KIND N"""
+test_mixed_precision_matches_reference. Usage: survey_mixed_float16.py TARGET KIND N [--random]"""
 
-import sys
+import argparse
 import time
 
 import numpy as np
@@ -13,7 +13,13 @@ from harness.targets import get_target
 from harness.targets.keras3_models import model_runner
 from properties.test_composition import MIXED_PRECISION_MAGNITUDES
 
-target, kind, n = get_target(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("target", help="e.g. keras3-tensorflow, keras3-jax, keras3-torch")
+parser.add_argument("kind", choices=("LSTM", "GRU", "SimpleRNN"), help="layer kind")
+parser.add_argument("n", type=int, help="how many examples")
+parser.add_argument("--random", action="store_true", help="random draws (default: derandomized)")
+args = parser.parse_args()
+target, kind, n = get_target(args.target), args.kind, args.n
 worst = {"abs(|ref|<=1)": 0.0, "rel(|ref|>1)": 0.0, "max_abs": 0.0, "skipped": 0, "examples": 0}
 
 
@@ -31,7 +37,7 @@ def update(actual, expected):
 
 @settings(
     max_examples=n,
-    derandomize=len(sys.argv) < 5,
+    derandomize=not args.random,
     database=None,
     deadline=None,
     phases=(Phase.generate,),
@@ -62,7 +68,7 @@ def survey(case):
 t0 = time.time()
 survey()
 print(
-    sys.argv[1],
+    args.target,
     kind,
     {k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in worst.items()},
     f"{time.time() - t0:.0f}s",

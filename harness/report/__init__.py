@@ -1,6 +1,6 @@
 """Reports: the result model, its writers (JSON, Markdown, HTML, JUnit) and compare.
 
-``report.json`` (schema ``rnn-harness-report/1``) is the source of truth; the
+``report.json`` (schema ``rnn-harness-report/2``) is the source of truth; the
 other formats and comparisons are rendered from it.
 """
 
