@@ -171,7 +171,7 @@ def test_a_refused_wrong_feature_count_or_rank_leaves_the_model_intact(
     states = data.draw(layer_states(case.spec, case.batch_size), label="states before")
     path = data.draw(st.sampled_from(PATHS), label="path of the next call")
     check.example(case=case, bad_x=bad_x, states=states, path=path)
-    how = f"direct call with input shape {bad_x.shape} (steps of {case.spec.input_shape})"
+    how = f"direct call with input shape {bad_x.shape} (step shape {case.spec.input_shape})"
     check_refusal_leaves_intact(
         check, target, case, states, bad_x=bad_x, bad_path="call", how=how, path=path
     )
