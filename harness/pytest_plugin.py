@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -402,11 +403,27 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         + f"), seed={harness.seed} (each test and layer draws from its own seed, derived "
         "from it)" + (f", example database {harness.database}" if harness.database else ""),
         f"rnn-harness: known failures: {', '.join(map(str, harness.known_files)) or 'none'}",
-        f"rnn-harness: replay with: pytest --target {harness.target} "
-        f"--rnn-precision {harness.precision} --hypothesis-profile {harness.profile} "
-        f"--rnn-seed {harness.seed}"
-        + (f" --rnn-shard={harness.shard[0]}/{harness.shard[1]}" if harness.shard else ""),
+        "rnn-harness: replay with: " + _replay_command(config, harness),
     ]
+
+
+def _replay_command(config: pytest.Config, harness: Harness) -> str:
+    """The pytest command that replays this session: its paths, target, layers, known
+    failures, profile, seed and shard."""
+    paths = " ".join(shlex.quote(str(a)) for a in config.args if not str(a).startswith("-"))
+    command = f"pytest {paths} " if paths else "pytest "
+    command += f"--target {harness.target} --rnn-layers={','.join(harness.layers)} "
+    command += f"--rnn-precision {harness.precision} --hypothesis-profile {harness.profile} "
+    command += f"--rnn-seed {harness.seed}"
+    if config.getoption("rnn_no_shipped_known_failures"):
+        command += " --rnn-no-shipped-known-failures"
+    for name in config.getoption("rnn_known_failures") or ():
+        command += f" --rnn-known-failures={shlex.quote(str(name))}"
+    if not harness.shrink:
+        command += " --rnn-no-shrink"
+    if harness.shard:
+        command += f" --rnn-shard={harness.shard[0]}/{harness.shard[1]}"
+    return command
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -43,9 +44,33 @@ def test_header_tells_how_to_replay_target_versions_profile_and_seed():
     assert "precision=strict" in out
     assert f"rnn-harness: known failures: {SHIPPED_KNOWN_FAILURES}" in out
     assert (
-        "replay with: pytest --target keras3-torch --rnn-precision strict "
-        "--hypothesis-profile dev" in out
+        "replay with: pytest properties --target keras3-torch --rnn-layers=LSTM,GRU,SimpleRNN "
+        "--rnn-precision strict --hypothesis-profile dev --rnn-seed " in out
     )
+
+
+def test_the_replay_line_carries_paths_layers_known_failures_and_shrinking(tmp_path):
+    own = tmp_path / "own known.toml"
+    own.write_text("", encoding="utf-8")
+    result = pytest_run(
+        "--co",
+        "properties/test_chunked_equals_whole.py",
+        "--target",
+        "keras3-torch",
+        "--rnn-layers=GRU",
+        f"--rnn-known-failures={own}",
+        "--rnn-no-shipped-known-failures",
+        "--rnn-no-shrink",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # The dev profile draws a random seed each session; the line names the one it drew.
+    assert re.search(
+        r"replay with: pytest properties/test_chunked_equals_whole\.py --target keras3-torch "
+        r"--rnn-layers=GRU --rnn-precision strict --hypothesis-profile dev --rnn-seed \d+ "
+        + re.escape(f"--rnn-no-shipped-known-failures --rnn-known-failures='{own}'")
+        + r" --rnn-no-shrink\n",
+        result.stdout,
+    ), result.stdout
 
 
 def test_precision_comes_from_the_option_and_a_bad_one_is_a_usage_error():
