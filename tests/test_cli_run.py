@@ -108,14 +108,17 @@ def test_known_failure_turns_the_failure_into_a_pass_of_the_gate(tmp_path):
             check="state 0 right after reset",
         )
         + known_failure_toml("chunked_equals_whole", "LSTM", reason="not run here", check="x")
-        + known_failure_toml(reset, "LSTM", reason="matches nothing in this run", check="x")
+        + known_failure_toml(
+            reset, "SimpleRNN", reason="a test that is gone", check="x", test="test_renamed"
+        )
         + known_failure_toml(
             reset,
             "LSTM",
             keras="2.0.0",
             reason="another environment: not installed here",
             check="x",
-        ),
+        )
+        + known_failure_toml(reset, "LSTM", reason="its layer was not part of this run", check="x"),
         encoding="utf-8",
     )
     out = tmp_path / "out"
@@ -129,6 +132,7 @@ def test_known_failure_turns_the_failure_into_a_pass_of_the_gate(tmp_path):
     assert "kf.toml#2" not in result.stderr  # its property was not part of this run
     assert "kf.toml#3" in result.stderr and "matched no result" in result.stderr
     assert "kf.toml#4" not in result.stderr  # for versions other than those installed
+    assert "kf.toml#5" not in result.stderr  # its layer was not part of this run
 
 
 def test_no_shrink_keeps_the_first_counterexample_and_says_so(tmp_path):

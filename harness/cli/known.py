@@ -58,12 +58,20 @@ def unmatched_known_failures(entries: list[KnownFailure], report: dict) -> list[
 
 
 def warn_stale_known_failures(
-    entries: list[KnownFailure], report: dict, *, targets: list[str], properties: list[str]
+    entries: list[KnownFailure],
+    report: dict,
+    *,
+    targets: list[str],
+    properties: list[str],
+    layers: list[str] | None = None,
 ) -> None:
     """Warn on stderr about each entry this run could have matched and did not."""
     for entry in unmatched_known_failures(entries, report):
-        # Entries for targets or properties this run left out are not stale, just not run.
+        # Entries for targets, properties or layers this run left out are not stale, just
+        # not run.
         if entry.target not in (*targets, "*") or entry.property not in properties:
+            continue
+        if layers is not None and entry.layer not in (*layers, "*"):
             continue
         err.print(
             f"[yellow]warning:[/] known failure {entry.source} ({entry.property}, {entry.layer}, "

@@ -178,7 +178,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.print(summary_table(report))
     interrupted = any(p.get("interrupted") for p in payloads)
     if not interrupted and shard is None:  # a shard runs part of the cells: nothing is stale
-        warn_stale_known_failures(known, report, targets=targets, properties=properties)
+        warn_stale_known_failures(
+            known, report, targets=targets, properties=properties, layers=layers
+        )
     summary = ", ".join(f"{v} {k}" for k, v in report["summary"].items() if v)
     out.print(f"summary: {summary}")
     out.print("reports: " + ", ".join(str(p) for p in paths.values()))
