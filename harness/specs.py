@@ -66,6 +66,9 @@ class LayerSpec:
         recurrent_activation: the gate activation (LSTM and GRU only).
         use_cudnn: LSTM and GRU only; Keras 3's kernel choice, ``"auto"`` (its default,
             left out of the layer's arguments), ``True`` or ``False``.
+        dropout, recurrent_dropout: LSTM, GRU and SimpleRNN only; the rates Keras applies to
+            the inputs and to the recurrent state in training mode (0: none, left out of the
+            layer's arguments). Inference ignores them, and so does the reference.
 
     Example:
         >>> LayerSpec("GRU", units=3, features=2, reset_after=False).n_states
@@ -87,6 +90,8 @@ class LayerSpec:
     kernel_size: int = 1
     # StackedRNNCells only: (cell kind, units) per cell, bottom first; units is the last's.
     cells: tuple[tuple[str, int], ...] = ()
+    dropout: float = 0.0
+    recurrent_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         check_argument(
@@ -112,6 +117,13 @@ class LayerSpec:
             f"units) pairs of {', '.join(CELL_KINDS)}, the last with units={self.units}; "
             "other kinds none",
         )
+        for name in ("dropout", "recurrent_dropout"):
+            rate = getattr(self, name)
+            check_argument(
+                0.0 <= rate < 1.0 and (rate == 0.0 or self.kind in LAYER_KINDS),
+                f"{name}={rate!r} for kind {self.kind!r}; expected a rate in [0, 1), "
+                f"non-zero only for {', '.join(LAYER_KINDS)}",
+            )
         check_argument(self.units >= 1, f"units={self.units} must be at least 1")
         check_argument(self.features >= 1, f"features={self.features} must be at least 1")
         check_argument(
@@ -227,6 +239,9 @@ class LayerSpec:
             kwargs["reset_after"] = self.reset_after
         if self.use_cudnn != "auto":
             kwargs["use_cudnn"] = self.use_cudnn
+        for name in ("dropout", "recurrent_dropout"):
+            if getattr(self, name):
+                kwargs[name] = getattr(self, name)
         return kwargs
 
     @property
@@ -270,7 +285,8 @@ class LayerSpec:
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         # The fields of the extra kinds only where they apply: classic specs read as before.
-        for name, default in (("spatial", ()), ("kernel_size", 1), ("cells", ())):
+        defaults = (("spatial", ()), ("kernel_size", 1), ("cells", ()))
+        for name, default in (*defaults, ("dropout", 0.0), ("recurrent_dropout", 0.0)):
             if data[name] == default:
                 del data[name]
         return data
