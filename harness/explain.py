@@ -244,9 +244,10 @@ QUESTIONS = (
     Question(
         "Does it hold in real models?",
         "Yes: chunking, carrying and resetting the state work the same in stacked layers, "
-        "TimeDistributed, Bidirectional, go_backwards, masks, unroll, ConvLSTM1D and mixed "
-        "precision, and random programs of feed, reset, set state, predict and save/load "
-        "agree with the reference after every step.",
+        "TimeDistributed, Bidirectional, go_backwards, masks, unroll, ConvLSTM1D, mixed "
+        "precision and behind Embedding, Dense, Reshape and Conv1D layers, and random "
+        "programs of feed, reset, set state, predict and save/load agree with the reference "
+        "after every step.",
         "the state semantics break in some model structures.",
         (
             Claim(
@@ -283,6 +284,11 @@ QUESTIONS = (
             Claim(
                 "mixed_float16: chunked equals whole, and the outputs match the reference",
                 _tests("composition", "test_mixed_precision"),
+            ),
+            Claim(
+                "Embedding, Dense, Reshape or causal Conv1D before a stateful RNN: chunked "
+                "equals whole, and a reset zeroes the state",
+                _tests("composition", "test_front_layer"),
             ),
             _unnamed("composition", "the invariants hold in stacked, wrapped and masked models"),
             Claim(

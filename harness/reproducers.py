@@ -374,13 +374,22 @@ def bundle_sources(property_source: str) -> dict[str, str]:
     return sources
 
 
-def property_module_path(property_id: str) -> Path:
-    """The source file of a property module, in a checkout or an installed wheel."""
+def property_module_path(property_id: str, test: str | None = None) -> Path:
+    """The source file of a property module, in a checkout or an installed wheel.
+
+    A property's tests may span ``test_<id>.py`` and ``test_<id>_<topic>.py`` modules:
+    given ``test``, the module that defines it.
+    """
     from harness.cli.selection import properties_dir
 
     path = properties_dir() / f"test_{property_id}.py"
     if not path.is_file():
         raise HarnessUsageError(f"no property module for {property_id!r} at {path}")
+    if test is not None:
+        name = test_function_name(test)
+        for candidate in [path, *sorted(path.parent.glob(f"test_{property_id}_*.py"))]:
+            if f"def {name}(" in candidate.read_text(encoding="utf-8"):
+                return candidate
     return path
 
 
@@ -393,8 +402,8 @@ def render_reproducer(row: dict[str, Any], target: dict[str, Any], filename: str
         target: the report's entry for the row's target (name, versions).
         filename: the name the script is written under, shown in its docstring.
     """
-    source = property_module_path(row["property"]).read_text(encoding="utf-8")
     test = row.get("test") or row["property"]
+    source = property_module_path(row["property"], test).read_text(encoding="utf-8")
     replay = replay_source(source, test)
     sources = bundle_sources(source)
     rendered = "{\n" + "".join(f"    {k!r}: {v!r},\n" for k, v in sorted(sources.items())) + "}"

@@ -64,7 +64,12 @@ def run_target(
         sys.executable,
         "-m",
         "pytest",
-        *[str(props / f"test_{p}.py") for p in properties],
+        # A property's tests: test_<id>.py and any test_<id>_<topic>.py beside it.
+        *[
+            str(m)
+            for p in properties
+            for m in [props / f"test_{p}.py", *sorted(props.glob(f"test_{p}_*.py"))]
+        ],
         f"--config-file={ini}",
         f"--rootdir={work}",
         "-p",
