@@ -1,0 +1,109 @@
+"""The dropout property bites: it fails on a deliberately broken target, and only there.
+
+``properties/test_matches_reference_dropout.py`` runs unchanged on targets whose layers
+break one promise about dropout: dropout applied at inference, a training call that
+stores other states than it returns (another sample's, or the states from before it),
+one that neither stores nor returns its own, an inference call after training calls that starts from zeros. Each bite is
+differential (``tests.property_runner.run_bite``): on the very same example the property
+passes through a no-op wrapper and fails on the break, by the check the break must trip.
+"""
+
+import numpy as np
+import pytest
+
+from harness.specs import LAYER_KINDS
+from harness.targets.base import Output
+from harness.targets.training_call import call_in_training
+from properties import test_matches_reference_dropout as dropout
+from tests.broken_targets import BrokenTarget, WrappedRunner, ZeroStartEachCall
+from tests.property_runner import run_bite, run_property
+
+INFERENCE = dropout.test_dropout_changes_nothing_at_inference
+TRAINING = dropout.test_training_call_carries_its_state_per_sample
+# Bites stop at the first bitten example; a batch of one cannot show rows handed on.
+MAX_EXAMPLES_TO_FALSIFY = 20
+STORED_VS_RETURNED = r"^stored state \d+ after training call \d+ vs the state it returned$"
+CONTINUATION = r"(^inference output|^stored state \d+ of the inference call) after .* twin"
+
+
+class PassesTrainingCalls(WrappedRunner):
+    """The no-op wrapper, with training calls passed to the runner inside."""
+
+    def call_in_training(self, x) -> Output:
+        return call_in_training(self.inner, x)
+
+
+class DropoutAtInference(PassesTrainingCalls):
+    """Every call without an initial state or a mask runs in training mode: dropout acts."""
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
+        if initial_state is not None or mask is not None or path not in ("call", "predict"):
+            return self.inner(
+                x, initial_state=initial_state, path=path, batch_size=batch_size, mask=mask
+            )
+        return call_in_training(self.inner, x)
+
+
+class TrainingStoresNextSampleState(PassesTrainingCalls):
+    """A training call returns its states, but stores sample i's in row i+1 (wrapping)."""
+
+    def call_in_training(self, x) -> Output:
+        out = call_in_training(self.inner, x)
+        self.inner.set_states([np.roll(s, 1, axis=0) for s in self.inner.states()])
+        return out
+
+
+class TrainingStoresNothing(PassesTrainingCalls):
+    """A training call returns its states but leaves the stored ones as they were."""
+
+    def call_in_training(self, x) -> Output:
+        kept = self.inner.states()
+        out = call_in_training(self.inner, x)
+        self.inner.set_states(kept)
+        return out
+
+
+class TrainingStandsStill(PassesTrainingCalls):
+    """A training call neither stores nor returns its final states: those from before it."""
+
+    def call_in_training(self, x) -> Output:
+        kept = self.inner.states()
+        out = call_in_training(self.inner, x)
+        self.inner.set_states(kept)
+        return Output(out.output, kept)
+
+
+class InferenceStartsFromZeros(ZeroStartEachCall, PassesTrainingCalls):
+    """Training calls are right; each inference call of a stateful layer starts from zeros."""
+
+
+BITES = [
+    pytest.param(prop, cls, expect, id=cls.__name__)
+    for prop, cls, expect in [
+        (INFERENCE, DropoutAtInference, r" vs reference"),
+        (TRAINING, TrainingStoresNextSampleState, STORED_VS_RETURNED),
+        (TRAINING, TrainingStoresNothing, STORED_VS_RETURNED),
+        (TRAINING, TrainingStandsStill, r"^last output of training call \d+ vs its returned"),
+        (TRAINING, InferenceStartsFromZeros, CONTINUATION),
+    ]
+]
+
+
+@pytest.mark.parametrize(("prop", "runner_cls", "expect"), BITES)
+@pytest.mark.parametrize("kind", LAYER_KINDS)
+def test_fails_on_the_break_and_passes_without_it(target, prop, runner_cls, expect, kind):
+    seen = run_bite(
+        prop,
+        baseline=BrokenTarget(target, PassesTrainingCalls, "no-op"),
+        broken=BrokenTarget(target, runner_cls, runner_cls.__name__),
+        layer_kind=kind,
+        expect=expect,
+        max_examples=MAX_EXAMPLES_TO_FALSIFY,
+    )
+    assert seen.bitten == 1, seen
+
+
+@pytest.mark.parametrize("prop", [INFERENCE, TRAINING], ids=lambda f: f.__name__)
+def test_skips_a_kind_without_drawn_dropout_with_its_reason(target, prop):
+    with pytest.raises(pytest.skip.Exception, match="dropout is drawn for LSTM, GRU, SimpleRNN"):
+        run_property(prop, target, "ConvLSTM1D", max_examples=1)
