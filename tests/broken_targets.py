@@ -37,6 +37,9 @@ class WrappedRunner(Runner):
             x, initial_state=initial_state, path=path, batch_size=batch_size, mask=mask
         )
 
+    def feed(self, x, **options) -> Output:
+        return self.inner.feed(x, **options)
+
     def states(self) -> list[np.ndarray]:
         return self.inner.states()
 

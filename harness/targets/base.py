@@ -79,6 +79,24 @@ class Runner(abc.ABC):
         step counts) are supported on the ``call`` path.
         """
 
+    def feed(
+        self,
+        x: np.ndarray,
+        *,
+        path: str,
+        batch_size: int | None = None,
+        source: str = "arrays",
+        jit_compile: bool | None = None,
+    ) -> Output:
+        """One ``predict``, ``evaluate`` or ``fit`` over ``x``, fed as users feed it.
+
+        ``x`` is cut into batches of ``batch_size`` (default: the runner's) in order and
+        given as ``source``: ``"arrays"``, ``"generator"``, ``"pydataset"`` or
+        ``"tf.data"``; the model is compiled with ``jit_compile`` (``None``: the
+        framework's default) and a zero learning rate, so only states move.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot feed a model")
+
     @abc.abstractmethod
     def states(self) -> list[np.ndarray]:
         """The stored states of a stateful layer, one ``(batch, units)`` array each."""

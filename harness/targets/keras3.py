@@ -201,6 +201,22 @@ class Keras3Runner(Runner):
             raise HarnessUsageError(f"Unknown path {path!r}; expected one of {', '.join(PATHS)}")
         return Output(None, loss=float(loss["loss"]))
 
+    def feed(
+        self,
+        x: np.ndarray,
+        *,
+        path: str,
+        batch_size: int | None = None,
+        source: str = "arrays",
+        jit_compile: bool | None = None,
+    ) -> Output:
+        from harness.targets.keras3_feeding import feed
+
+        batch_size = batch_size or self.batch_size or len(x)
+        return feed(
+            self, x, path=path, batch_size=batch_size, source=source, jit_compile=jit_compile
+        )
+
     def _compile(self) -> None:
         if not self._compiled:
             # A zero learning rate: weights cannot change, so only the state can move.
