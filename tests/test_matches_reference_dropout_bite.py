@@ -11,7 +11,7 @@ passes through a no-op wrapper and fails on the break, by the check the break mu
 import numpy as np
 import pytest
 
-from harness.specs import LAYER_KINDS
+from harness.specs import LAYER_KINDS, LayerSpec
 from harness.targets.base import Output
 from harness.targets.training_call import call_in_training
 from properties import test_matches_reference_dropout as dropout
@@ -107,3 +107,19 @@ def test_fails_on_the_break_and_passes_without_it(target, prop, runner_cls, expe
 def test_skips_a_kind_without_drawn_dropout_with_its_reason(target, prop):
     with pytest.raises(pytest.skip.Exception, match="dropout is drawn for LSTM, GRU, SimpleRNN"):
         run_property(prop, target, "ConvLSTM1D", max_examples=1)
+
+
+@pytest.mark.parametrize("kind", LAYER_KINDS)
+def test_training_calls_apply_dropout_and_inference_calls_do_not(target, kind):
+    # Without this the training test could pass on calls that never reach training mode.
+    # Half of 8 x 4 inputs (and 8 x 4 recurrent units) are dropped: an all-ones mask has
+    # odds 2**-32 per call.
+    spec = LayerSpec(kind, units=4, features=4, dropout=0.5, recurrent_dropout=0.5)
+    rng = np.random.default_rng(0)
+    runner = target.runner(spec, batch_size=None, stateful=False)
+    runner.set_weights([rng.uniform(-1, 1, s).astype(np.float32) for s in spec.weight_shapes()])
+    x = rng.uniform(-1, 1, (8, 3, 4)).astype(np.float32)
+    inference = runner(x).output
+    np.testing.assert_array_equal(runner(x).output, inference)
+    trained = call_in_training(runner, x).output
+    assert np.abs(trained - inference).max() > 1e-3
