@@ -63,7 +63,7 @@ STATUS_MEANINGS = {
 }
 MATRIX_LEGEND = (
     "Each cell holds every test of the property on that layer (one or several: "
-    "`composition` has 17): its statuses, the most serious first, each with how many "
+    "`composition` has about twenty): its statuses, the most serious first, each with how many "
     "tests ended in it. A status without a number is a cell of one test."
 )
 # GitHub caps a step summary at 1 MiB: a long traceback must not push the rest out.
