@@ -5,17 +5,19 @@ break one promise about dropout: dropout applied at inference, a training call t
 stores other states than it returns (another sample's, or the states from before it),
 one that neither stores nor returns its own, an inference call after training calls that starts from zeros. Each bite is
 differential (``tests.property_runner.run_bite``): on the very same example the property
-passes through a no-op wrapper and fails on the break, by the check the break must trip.
+passes through a no-op wrapper and fails on the break, by the check the break must trip;
+the breaks a tolerance judges also under a pretend GPU's (``strict`` and ``native``).
 """
 
 import numpy as np
 import pytest
 
+from harness.errors import HarnessUsageError
 from harness.specs import LAYER_KINDS, LayerSpec
 from harness.targets.base import Output
 from harness.targets.training_call import call_in_training
 from properties import test_matches_reference_dropout as dropout
-from tests.broken_targets import BrokenTarget, WrappedRunner, ZeroStartEachCall
+from tests.broken_targets import BrokenTarget, PretendsGpu, WrappedRunner, ZeroStartEachCall
 from tests.property_runner import run_bite, run_property
 
 INFERENCE = dropout.test_dropout_changes_nothing_at_inference
@@ -26,14 +28,7 @@ STORED_VS_RETURNED = r"^stored state \d+ after training call \d+ vs the state it
 CONTINUATION = r"(^inference output|^stored state \d+ of the inference call) after .* twin"
 
 
-class PassesTrainingCalls(WrappedRunner):
-    """The no-op wrapper, with training calls passed to the runner inside."""
-
-    def call_in_training(self, x) -> Output:
-        return call_in_training(self.inner, x)
-
-
-class DropoutAtInference(PassesTrainingCalls):
+class DropoutAtInference(WrappedRunner):
     """Every call without an initial state or a mask runs in training mode: dropout acts."""
 
     def __call__(self, x, *, initial_state=None, path="call", batch_size=None, mask=None) -> Output:
@@ -44,7 +39,7 @@ class DropoutAtInference(PassesTrainingCalls):
         return call_in_training(self.inner, x)
 
 
-class TrainingStoresNextSampleState(PassesTrainingCalls):
+class TrainingStoresNextSampleState(WrappedRunner):
     """A training call returns its states, but stores sample i's in row i+1 (wrapping)."""
 
     def call_in_training(self, x) -> Output:
@@ -53,7 +48,7 @@ class TrainingStoresNextSampleState(PassesTrainingCalls):
         return out
 
 
-class TrainingStoresNothing(PassesTrainingCalls):
+class TrainingStoresNothing(WrappedRunner):
     """A training call returns its states but leaves the stored ones as they were."""
 
     def call_in_training(self, x) -> Output:
@@ -63,7 +58,7 @@ class TrainingStoresNothing(PassesTrainingCalls):
         return out
 
 
-class TrainingStandsStill(PassesTrainingCalls):
+class TrainingStandsStill(WrappedRunner):
     """A training call neither stores nor returns its final states: those from before it."""
 
     def call_in_training(self, x) -> Output:
@@ -73,20 +68,21 @@ class TrainingStandsStill(PassesTrainingCalls):
         return Output(out.output, kept)
 
 
-class InferenceStartsFromZeros(ZeroStartEachCall, PassesTrainingCalls):
+class InferenceStartsFromZeros(ZeroStartEachCall):
     """Training calls are right; each inference call of a stateful layer starts from zeros."""
 
 
-BITES = [
-    pytest.param(prop, cls, expect, id=cls.__name__)
-    for prop, cls, expect in [
-        (INFERENCE, DropoutAtInference, r" vs reference"),
-        (TRAINING, TrainingStoresNextSampleState, STORED_VS_RETURNED),
-        (TRAINING, TrainingStoresNothing, STORED_VS_RETURNED),
-        (TRAINING, TrainingStandsStill, r"^last output of training call \d+ vs its returned"),
-        (TRAINING, InferenceStartsFromZeros, CONTINUATION),
-    ]
+# The breaks a tolerance judges (the others are caught by an exact comparison).
+JUDGED = [
+    (INFERENCE, DropoutAtInference, r" vs reference"),
+    (TRAINING, TrainingStandsStill, r"^last output of training call \d+ vs its returned"),
+    (TRAINING, InferenceStartsFromZeros, CONTINUATION),
 ]
+EXACT = [
+    (TRAINING, TrainingStoresNextSampleState, STORED_VS_RETURNED),
+    (TRAINING, TrainingStoresNothing, STORED_VS_RETURNED),
+]
+BITES = [pytest.param(p, cls, e, id=cls.__name__) for p, cls, e in JUDGED + EXACT]
 
 
 @pytest.mark.parametrize(("prop", "runner_cls", "expect"), BITES)
@@ -94,9 +90,31 @@ BITES = [
 def test_fails_on_the_break_and_passes_without_it(target, prop, runner_cls, expect, kind):
     seen = run_bite(
         prop,
-        baseline=BrokenTarget(target, PassesTrainingCalls, "no-op"),
+        baseline=BrokenTarget(target, WrappedRunner, "no-op"),
         broken=BrokenTarget(target, runner_cls, runner_cls.__name__),
         layer_kind=kind,
+        expect=expect,
+        max_examples=MAX_EXAMPLES_TO_FALSIFY,
+    )
+    assert seen.bitten == 1, seen
+
+
+@pytest.mark.parametrize("precision", ("strict", "native"))
+@pytest.mark.parametrize(
+    ("prop", "runner_cls", "expect"), [pytest.param(*b, id=b[1].__name__) for b in JUDGED]
+)
+def test_bites_under_a_gpu_tolerance(target, prop, runner_cls, expect, precision):
+    # The CPU's numbers judged by a GPU entry (LSTM: the layer a cuDNN kernel may take).
+    baseline = PretendsGpu(target, WrappedRunner, precision=precision)
+    try:
+        baseline.tolerance("reference")
+    except HarnessUsageError as exc:
+        pytest.skip(f"no measured tolerance entry: {exc}")
+    seen = run_bite(
+        prop,
+        baseline=baseline,
+        broken=PretendsGpu(target, runner_cls, precision=precision),
+        layer_kind="LSTM",
         expect=expect,
         max_examples=MAX_EXAMPLES_TO_FALSIFY,
     )
