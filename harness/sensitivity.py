@@ -198,6 +198,47 @@ def ignored_initial_state(case: Case, k: int, tol: Tolerance) -> float:
     )
 
 
+def stored_state_instead_of_given(
+    case: Case, x: np.ndarray, rest: np.ndarray, given: States, stored: States, tol: Tolerance
+) -> float:
+    """Margin of a stateful call given ``initial_state`` that starts from its stored states
+    ``stored`` instead, or that does not store its final states (the next run, of ``rest``,
+    then starts from ``stored``): its outputs and states, and those of the next run."""
+    spec, weights = case.spec, case.weights
+    right = run_reference(spec, weights, x, initial_state=given)
+    after = run_reference(spec, weights, rest, initial_state=right.states)
+    ignored = run_reference(spec, weights, x, initial_state=stored)
+    not_stored = run_reference(spec, weights, rest, initial_state=stored)
+    return _margins(
+        [
+            (ignored.sequence, right.sequence),
+            *zip(ignored.states, right.states, strict=True),
+            (not_stored.sequence, after.sequence),
+            *zip(not_stored.states, after.states, strict=True),
+        ],
+        tol,
+    )
+
+
+def given_after_carried(case: Case, given: States, tol: Tolerance) -> float:
+    """``stored_state_instead_of_given`` where the stored states are those chunk 0 left, the
+    call given ``initial_state`` runs chunk 1 and the next run the chunks after it."""
+    first, second, *rest = case.chunks()
+    stored = run_reference(case.spec, case.weights, first).states
+    return stored_state_instead_of_given(
+        case, second, np.concatenate(rest, axis=1), given, stored, tol
+    )
+
+
+def given_over_stored(case: Case, given: States, stored: States, tol: Tolerance) -> float:
+    """``stored_state_instead_of_given`` where the stored states were set to ``stored``, the
+    call given ``initial_state`` runs chunk 0 and the next run the chunks after it."""
+    first, *rest = case.chunks()
+    return stored_state_instead_of_given(
+        case, first, np.concatenate(rest, axis=1), given, stored, tol
+    )
+
+
 # Each counting test's margin from its example's data (what it passes to ``check.example``),
 # by test function name: to measure draws outside the property itself
 # (scripts/measure_sensitivity.py, benchmarks/bench.py), also those of revisions whose
@@ -216,5 +257,11 @@ BY_TEST: dict[str, Callable[[dict, Tolerance], float]] = {
     ),
     "test_initial_state_equals_carried_state": lambda d, tol: ignored_initial_state(
         d["case"], d["k"], tol
+    ),
+    "test_stateful_layer_given_initial_state": lambda d, tol: given_after_carried(
+        d["case"], d["initial_state"], tol
+    ),
+    "test_two_input_model_with_a_stateful_layer_saves_and_loads": lambda d, tol: given_over_stored(
+        d["case"], d["initial_state"], d["stored"], tol
     ),
 }

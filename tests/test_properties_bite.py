@@ -59,6 +59,7 @@ from properties import (
 from properties import (
     test_stateless_batches_independent as stateless,
 )
+from tests import test_initial_state_on_stateful_bite as stateful_initial_state
 from tests.broken_targets import (
     BROKEN_RUNNERS,
     REPAIRS,
@@ -423,7 +424,7 @@ def test_every_property_module_has_a_bite():
 
     modules = {b.prop.__module__ for b in BITES}
     ids = {property_id(b.prop) for b in BITES}
-    tests = {getattr(b.prop, "fn", b.prop) for b in BITES}
+    tests = {getattr(b.prop, "fn", b.prop) for b in BITES} | set(stateful_initial_state.BITTEN)
     for module in modules:
         declared = {
             getattr(sys.modules[module], name)

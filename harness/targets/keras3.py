@@ -342,6 +342,16 @@ class Keras3Target(Target):
             runner.set_states([np.zeros(np.shape(s), np.float32) for s in runner.states()])
         return runner
 
+    def initial_state_model(self, spec: LayerSpec, *, batch_size: int):
+        """A stateful layer fed its initial state by a second model input (a two-input
+        ``keras.Model`` that saves and loads whole: ``keras3_initial_state``)."""
+        from harness.targets.keras3_initial_state import InitialStateModel
+
+        def build() -> InitialStateModel:
+            return InitialStateModel(self.keras, spec, batch_size=batch_size)
+
+        return self.cached(("initial_state_model", spec, batch_size), build)
+
     def new_example(self) -> None:
         """Drop every runner: the next example builds its own (see ``cached``)."""
         self._runners.clear()
