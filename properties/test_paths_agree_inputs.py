@@ -122,7 +122,7 @@ def assert_one_call_carries_state(target, check, case, k, x, *, path, source, ji
 @given(data=st.data())
 def test_one_call_carries_state_from_batch_to_batch(target, layer_kind, check, data, path):
     case, k, x = draw_batches(data, layer_kind)
-    check.example(case=case, batches=k, x_feed=x)
+    check.example(case=case, batches=k, x_feed=x, path=path)
     assert_one_call_carries_state(
         target, check, case, k, x, path=path, source="arrays", jit_compile=None
     )
@@ -137,7 +137,7 @@ def test_each_input_kind_carries_state_from_batch_to_batch(target, layer_kind, c
         pytest.skip(f"{source} cannot be built here: {why}")
     case, k, x = draw_batches(data, layer_kind)
     path = data.draw(st.sampled_from(FEED_PATHS), label="path")
-    check.example(case=case, batches=k, x_feed=x, path=path)
+    check.example(case=case, batches=k, x_feed=x, path=path, source=source)
     assert_one_call_carries_state(
         target, check, case, k, x, path=path, source=source, jit_compile=None
     )
@@ -153,7 +153,7 @@ def test_jit_compiled_model_carries_state_from_batch_to_batch(
         pytest.skip(TORCH_COMPILE_ON_CPU)
     case, k, x = draw_batches(data, layer_kind)
     path = data.draw(st.sampled_from(FEED_PATHS), label="path")
-    check.example(case=case, batches=k, x_feed=x, path=path)
+    check.example(case=case, batches=k, x_feed=x, path=path, jit_compile=jit_compile)
     assert_one_call_carries_state(
         target, check, case, k, x, path=path, source="arrays", jit_compile=jit_compile
     )
