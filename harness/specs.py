@@ -613,7 +613,8 @@ class ModelSpec:
 
         Example:
             >>> spec = ModelSpec((RecurrentLayer(LayerSpec("SimpleRNN", 1, 1), True),), 2)
-            >>> [len(p) for p in spec.split_weights(model_weights(spec).example())]
+            >>> weights = [np.zeros(shape) for shape in spec.weight_shapes()]
+            >>> [len(p) for p in spec.split_weights(weights)]
             [3, 3, 2]
         """
         shapes = self.weight_shapes()

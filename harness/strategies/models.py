@@ -231,6 +231,7 @@ def model_weights(draw: st.DrawFn, spec: ModelSpec) -> list[np.ndarray]:
     MAX_WEIGHT_SCALE].
 
     Example:
+        >>> from harness.specs import LayerSpec
         >>> spec = ModelSpec((RecurrentLayer(LayerSpec("LSTM", units=2, features=1)),))
         >>> [w.shape for w in model_weights(spec).example()]
         [(1, 8), (2, 8), (8,)]
@@ -262,6 +263,7 @@ def model_inputs(
     zeros) in about one draw in ``ZERO_ODDS``.
 
     Example:
+        >>> from harness.specs import LayerSpec
         >>> spec = ModelSpec((RecurrentLayer(LayerSpec("GRU", units=1, features=2)),))
         >>> model_inputs(spec, batch_size=3, timesteps=4).example().shape
         (3, 4, 2)
