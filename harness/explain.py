@@ -160,8 +160,20 @@ QUESTIONS = (
             Claim(
                 "a stateless run given chunk k's returned state as initial_state equals the "
                 "stateful continuation",
-                _whole("initial_state_equals_carried_state"),
+                _tests("initial_state_equals_carried_state", "test_initial_state_equals"),
             ),
+            Claim(
+                "a stateful layer given an explicit initial_state starts from it, not from its "
+                "stored state, stores its final state, and the next call continues from it; "
+                "the same through a two-input model, before and after save and load",
+                _tests(
+                    "initial_state_equals_carried_state",
+                    "test_stateful_layer_given",
+                    "test_two_input_model",
+                ),
+                only_if_present=True,
+            ),
+            _unnamed("initial_state_equals_carried_state", "a given state continues exactly"),
         ),
     ),
     Question(
@@ -201,6 +213,18 @@ QUESTIONS = (
                 "batch",
                 _tests("paths_agree", "test_one_predict_carries"),
             ),
+            Claim(
+                "one evaluate() or fit() over several batches does too, and so do predict, "
+                "evaluate and fit fed by a generator, a PyDataset or a tf.data.Dataset, with "
+                "jit_compile False or True",
+                _tests(
+                    "paths_agree",
+                    "test_one_call_carries",
+                    "test_each_input_kind",
+                    "test_jit_compiled_model",
+                ),
+                only_if_present=True,
+            ),
             _unnamed("paths_agree", "the state evolves the same through every path"),
             Claim(
                 "a batch of another size, or a short last batch in predict(), is refused with "
@@ -222,9 +246,17 @@ QUESTIONS = (
         (
             Claim(
                 "outputs and final states match the float64 NumPy reference fed the layer's "
-                "own weights, within the tolerance for the dtype and device",
-                _whole("matches_reference"),
+                "own weights, within the tolerance for the dtype and device, masked steps too",
+                _tests("matches_reference", "test_matches_reference", "test_masked_steps"),
             ),
+            Claim(
+                "with dropout and recurrent_dropout, inference ignores them (the reference "
+                "without dropout), and a training call stores exactly the states it returns, "
+                "row for row, from which inference continues",
+                _tests("matches_reference", "test_dropout_", "test_training_call_"),
+                only_if_present=True,
+            ),
+            _unnamed("matches_reference", "outputs match the float64 reference"),
         ),
     ),
     Question(
