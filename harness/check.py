@@ -214,6 +214,7 @@ class PropertyCheck:
     def fail(self, message: str) -> None:
         """Fail the property with a message that names property, layer and target."""
         __tracebackhide__ = True
+        self.tolerance = None  # the failing check compares no numbers: no tolerance applies
         raise PropertyFailure(
             f"[{self.property_id} | {self.layer} | {self.target}] {message}", check=message
         )
