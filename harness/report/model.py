@@ -31,6 +31,7 @@ __all__ = [
     "SCHEMA",
     "SEVERITY",
     "STATUSES",
+    "excused",
     "exit_code",
     "gate_failures",
     "informational_targets",
@@ -292,6 +293,12 @@ def informational_targets(report: Report) -> set[str]:
         # edited or foreign report) is not believed.
         if t.get("gate") is False and t.get("device") == "gpu" and t.get("precision") == "native"
     }
+
+
+def excused(row: dict[str, Any], informational: set[str]) -> bool:
+    """Whether a report row (plain data) is a failure that an informational target's
+    run reports without gating (see ``gate_failures``)."""
+    return row.get("target") in informational and _excused(ResultRow.from_dict(row))
 
 
 def _excused(row: ResultRow) -> bool:

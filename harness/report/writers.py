@@ -29,6 +29,7 @@ from harness.report.model import (
     SEVERITY,
     STATUSES,
     Report,
+    excused,
     gate_failures,
     informational_targets,
     row_key,
@@ -671,16 +672,19 @@ def render_junit(report: Report) -> str:
     informational = informational_targets(report)
     for target in target_names(report):
         rows = [r for r in report["results"] if r["target"] == target]
-        # An informational target's failures are reported as skipped: they do not gate.
-        gated = target not in informational
+        # An informational target's tolerance failures are reported as skipped: they do
+        # not gate.
+        free = [excused(r, informational) for r in rows]
         counts = {
             "tests": len(rows),
-            "failures": gated * sum(r["status"] in ("failed", "flaky") for r in rows),
-            "errors": gated * sum(r["status"] == "error" for r in rows),
+            "failures": sum(
+                r["status"] in ("failed", "flaky") and not f
+                for r, f in zip(rows, free, strict=True)
+            ),
+            "errors": sum(r["status"] == "error" for r in rows),
             "skipped": sum(
-                r["status"] in ("skipped", "known_failure", "not_run")
-                or (not gated and r["status"] in FAILING_STATUSES)
-                for r in rows
+                r["status"] in ("skipped", "known_failure", "not_run") or f
+                for r, f in zip(rows, free, strict=True)
             ),
         }
         for key, value in counts.items():
@@ -716,7 +720,7 @@ def render_junit(report: Report) -> str:
             if row.get("reproducer"):
                 body += f"\n\nreproducer: {row['reproducer']}"
             status = row["status"]
-            if not gated and status in FAILING_STATUSES:
+            if excused(row, informational):
                 element = ET.SubElement(
                     case,
                     "skipped",
