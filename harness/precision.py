@@ -123,18 +123,39 @@ def device_details(backend: str) -> dict[str, Any]:
 
 
 def device_kind(backend: str) -> str:
-    """``"gpu"`` or ``"cpu"``: where ``backend`` computes by default."""
+    """``"gpu"`` or ``"cpu"``: where Keras on ``backend`` computes by default.
+
+    Asked of what Keras uses, not of what the machine has: a GPU machine run with
+    ``KERAS_TORCH_DEVICE=cpu`` (torch), ``jax_default_device`` set to a CPU (JAX) or its
+    GPUs made invisible (TensorFlow) computes on the CPU and is labelled ``"cpu"``.
+    """
     if backend == "tensorflow":
         import tensorflow as tf
 
-        return "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
+        # Logical devices: what TF places ops on, after any set_visible_devices.
+        return "gpu" if tf.config.list_logical_devices("GPU") else "cpu"
     if backend == "jax":
-        import jax
+        import jax.numpy as jnp
 
-        return "cpu" if jax.default_backend() == "cpu" else "gpu"
-    import torch
+        # Keras's JAX backend leaves placement to JAX: where a new array lands.
+        platforms = {d.platform for d in jnp.zeros(()).devices()}
+        return "cpu" if platforms == {"cpu"} else "gpu"
+    return "cpu" if _keras_torch_device().split(":")[0] == "cpu" else "gpu"
 
-    return "gpu" if torch.cuda.is_available() else "cpu"
+
+def _keras_torch_device() -> str:
+    """The device Keras's torch backend puts tensors on, e.g. ``"cuda"``, ``"cpu"``.
+
+    Keras chooses it once, at import: ``KERAS_TORCH_DEVICE`` if set, else mps, cuda,
+    xpu or cpu, whichever is available first (keras/src/backend/torch/core.py).
+    """
+    try:
+        from keras.src.backend.torch.core import get_device
+    except ImportError:  # no Keras 3 here: torch's own default
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(get_device())
 
 
 def _torch_details() -> dict[str, Any]:

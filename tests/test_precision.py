@@ -15,6 +15,7 @@ from harness.precision import (
     PRECISION_ENV,
     _cuda_version,
     _cudnn_version,
+    device_kind,
     precision_from_env,
     validate_precision,
 )
@@ -168,3 +169,55 @@ def test_version_numbers_read_as_their_libraries_print_them():
     assert _cudnn_version(91002) == "9.10.2"
     assert _cudnn_version(8902) == "8.9.2"
     assert _cudnn_version(None) is None
+
+
+def torch_device_kind_in_a_fresh_process(keras_torch_device: str | None) -> list[str]:
+    """``device_kind("torch")`` and Keras's own torch device, on a simulated CUDA machine.
+
+    Keras picks its torch device once, at import, so each case needs its own process;
+    ``torch.cuda.is_available`` is patched to say yes before Keras is imported.
+    """
+    code = (
+        "import json, torch; torch.cuda.is_available = lambda: True; "
+        "torch.backends.mps.is_available = lambda: False; "
+        "from keras.src.backend.torch.core import get_device; "
+        "from harness.precision import device_kind; "
+        "print(json.dumps([device_kind('torch'), str(get_device())]))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO), KERAS_BACKEND="torch", TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("KERAS_TORCH_DEVICE", None)
+    if keras_torch_device is not None:
+        env["KERAS_TORCH_DEVICE"] = keras_torch_device
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(
+    ("keras_torch_device", "expected"),
+    [("cpu", ["cpu", "cpu"]), (None, ["gpu", "cuda"]), ("cuda:0", ["gpu", "cuda:0"])],
+)
+def test_torch_device_kind_is_the_device_keras_uses_not_whether_cuda_exists(
+    keras_torch_device, expected
+):
+    # KERAS_TORCH_DEVICE=cpu on a CUDA machine computes on the CPU: labelled gpu, a
+    # native run would become informational and stop gating.
+    assert torch_device_kind_in_a_fresh_process(keras_torch_device) == expected
+
+
+def test_jax_device_kind_is_where_arrays_land_not_the_default_backend(monkeypatch):
+    jax = pytest.importorskip("jax")
+    # A GPU machine whose default device was set to its CPU: arrays, Keras's too, land
+    # on the CPU (this machine's only device).
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert device_kind("jax") == "cpu"
+
+
+def test_tensorflow_device_kind_counts_only_the_gpus_tf_can_place_ops_on(monkeypatch):
+    tf = pytest.importorskip("tensorflow")
+    # A GPU that set_visible_devices([], "GPU") hid: physical, but no logical device.
+    gpu = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [gpu])
+    assert device_kind("tensorflow") == "cpu"
