@@ -281,6 +281,54 @@ def test_validate_report_rejects_malformed_reports(data: Any, expected: str):
         validate_report(data, source="r.json")
 
 
+def _hand_merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Two runs of one target pasted into one report by hand: one name, two entries."""
+    return {
+        **new,
+        "targets": old["targets"] + new["targets"],
+        "results": old["results"] + new["results"],
+    }
+
+
+def test_a_report_naming_one_target_twice_is_refused_in_one_line_naming_it(tmp_path: Path):
+    rows = [result("paths_agree", "LSTM", "passed")]
+    old = report_of(payload("keras3-tensorflow", rows, {**TF_VERSIONS, "keras": "3.0.5"}))
+    new = report_of(payload("keras3-tensorflow", rows))
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(_hand_merged(old, new)), encoding="utf-8")
+    with pytest.raises(HarnessUsageError) as info:
+        load_report(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "Received 'keras3-tensorflow' twice (targets[0] and targets[1])" in message
+    assert message.startswith(f"{path} is not a valid rnn-harness report")
+
+
+def test_a_target_that_is_not_an_object_is_refused():
+    report = {**one_of_each(), "targets": ["keras3-tensorflow"]}
+    with pytest.raises(HarnessUsageError, match=re.escape("expected targets[0] to be a JSON")):
+        validate_report(report, source="r.json")
+
+
+def test_merged_runs_of_one_target_in_other_environments_load_and_merge_again(tmp_path):
+    # rnn-harness merge names each environment apart, so its report passes the check.
+    from harness.report.merge import merge_reports
+
+    rows = [result("paths_agree", "LSTM", "passed")]
+    strict = payload("keras3-jax", rows, JAX_VERSIONS)
+    native = payload("keras3-jax", rows, JAX_VERSIONS)
+    strict["target"]["precision"], native["target"]["precision"] = "strict", "native"
+    old = payload("keras3-jax", rows, {**JAX_VERSIONS, "keras": "3.0.5"})
+    reports = [(f"{i}.json", report_of(p)) for i, p in enumerate((strict, native, old))]
+    merged = merge_reports(reports, created=CREATED)
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(merged), encoding="utf-8")
+    names = [t["name"] for t in load_report(path)["targets"]]
+    assert len(names) == 3 and len(set(names)) == 3, names
+    again = merge_reports([("merged.json", load_report(path))], created=CREATED)
+    assert [t["name"] for t in validate_report(again)["targets"]] == names
+
+
 # --- exit_code -------------------------------------------------------------------------
 
 

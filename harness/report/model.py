@@ -221,6 +221,7 @@ def validate_report(report: Any, *, source: str = "report") -> Report:
                 f"{'array' if kind is list else 'object'}. Received: "
                 f"{type(report[key]).__name__}. {HOW_TO_FIX}"
             )
+    _check_targets(report["targets"], source)
     for i, row in enumerate(report["results"]):
         if not isinstance(row, dict):
             raise HarnessUsageError(
@@ -245,6 +246,31 @@ def validate_report(report: Any, *, source: str = "report") -> Report:
     ]
     report["summary"] = {**dict.fromkeys(STATUSES, 0), **report["summary"]}
     return report
+
+
+def _check_targets(targets: list[Any], source: str) -> None:
+    """Each entry of ``targets`` is an object, and no two have one name.
+
+    Rows, the gate and merging find a target's entry by its name, so a second entry of
+    one name would silently lose. Nothing the harness writes has one: ``merge_payloads``
+    keeps one entry per name, and ``rnn-harness merge`` names each environment of a
+    target apart (``keras3-jax (keras 3.0.5)``), so a repeat is a hand-edited report.
+    """
+    first: dict[str, int] = {}  # repr(name) -> the index of its first entry
+    for i, info in enumerate(targets):
+        if not isinstance(info, dict):
+            raise HarnessUsageError(
+                f"{source} is not a valid rnn-harness report: expected targets[{i}] to be a "
+                f"JSON object. Received: {type(info).__name__}. {HOW_TO_FIX}"
+            )
+        name = repr(info.get("name"))  # repr: a crafted name may be unhashable
+        if name in first:
+            raise HarnessUsageError(
+                f"{source} is not a valid rnn-harness report: expected each target once in "
+                f"'targets'. Received {name} twice (targets[{first[name]}] and "
+                f"targets[{i}]). {HOW_TO_FIX}, or remove the repeated entry"
+            )
+        first[name] = i
 
 
 def load_report(path: str | Path) -> Report:
