@@ -357,6 +357,25 @@ def test_junit_drops_characters_xml_cannot_hold():
     assert failure.get("message") == "[31mred[0m <tag> & done"
 
 
+def test_junit_decides_once_per_row_whether_an_informational_target_excuses_it(monkeypatch):
+    import harness.report.writers as writers
+    from tests.test_report_model import _gpu_payload
+
+    rows = [result("paths_agree", layer, "failed") for layer in ("LSTM", "GRU", "SimpleRNN")]
+    report = report_of(_gpu_payload(rows, gate=False))
+    calls, original = [], writers.excused
+
+    def counted(row, informational):
+        calls.append(row["layer"])
+        return original(row, informational)
+
+    monkeypatch.setattr(writers, "excused", counted)
+    suite = _suites(render_junit(report))["keras3-jax"]
+    assert sorted(calls) == ["GRU", "LSTM", "SimpleRNN"]  # once each, not once per use
+    assert (suite.get("failures"), suite.get("skipped")) == ("0", "3")
+    assert len(suite.findall("testcase/skipped")) == 3
+
+
 # --- write_all -------------------------------------------------------------------------
 
 

@@ -707,7 +707,7 @@ def render_junit(report: Report) -> str:
         header.update(info.get("versions") or {})
         for name, value in header.items():
             ET.SubElement(properties, "property", name=_xml_text(name), value=_xml_text(value))
-        for row in rows:
+        for row, is_free in zip(rows, free, strict=True):
             case = ET.SubElement(
                 suite,
                 "testcase",
@@ -720,7 +720,7 @@ def render_junit(report: Report) -> str:
             if row.get("reproducer"):
                 body += f"\n\nreproducer: {row['reproducer']}"
             status = row["status"]
-            if excused(row, informational):
+            if is_free:
                 element = ET.SubElement(
                     case,
                     "skipped",
