@@ -13,9 +13,10 @@ the reviewed file shipped in the package, ``harness/data/known_failures.toml``),
 have a counterexample for a layer keep it. Review the diff before committing:
 each file is what every later run replays.
 
-A ``failed`` row counts too, for an entry written after the run that found it:
-its shrunk counterexample is recorded for the entry that covers the row and whose
-``check`` signature matches the row's failing comparison.
+A ``failed`` or ``error`` row counts too, for an entry written after the run that
+found it (e.g. from the reports of a release-line matrix): its shrunk counterexample
+is recorded for the entry that covers the row and whose signature matches the row's
+failing check (or, for an error, the exception type and message the row records).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def collect(reports: list[Path], entries: list[KnownFailure]) -> dict[int, dict[
     found: dict[int, dict[str, dict]] = {}
     for path in reports:
         for row in load_report(path)["results"]:
-            if row["status"] == "failed":
+            if row["status"] in ("failed", "error"):
                 _collect_failed(row, entries, found)
             if row["status"] not in ("known_failure", "failed"):  # a failed row keeps its hits
                 continue
@@ -79,8 +80,24 @@ def _matches(entry: KnownFailure, failure: dict) -> bool:
 def _collect_failed(row: dict, entries: list[KnownFailure], found: dict) -> None:
     """A failed row's counterexample, for the entry that now records its failing check."""
     example = row.get("counterexample") or {}
-    check = example.get("failed_comparison")
-    if check is None:
+    # A failed comparison names its check; a ``check.fail(message)`` has the message as its
+    # label, which the row's message repeats after the "[property | layer | target] " prefix.
+    check = example.get("failed_comparison") or re.sub(r"^\[[^\]]*\] ", "", row["message"])
+    if not example:
+        return
+    if row["status"] == "error":  # "ExceptionType: message", as the row records what was raised
+        exception, _, message = row["message"].partition(":")
+        failure = {"exception": exception.strip(), "check": None, "message": message.strip()}
+        for index, entry in enumerate(entries, start=1):
+            if _matches(entry, failure) and entry.covers(
+                property_id=row["property"],
+                test=row["test"],
+                layer=row["layer"],
+                target=row["target"],
+            ):
+                found.setdefault(index, {}).setdefault(
+                    row["layer"], {"failure": failure, "example": example}
+                )
         return
     for index, entry in enumerate(entries, start=1):
         if (

@@ -43,3 +43,58 @@ def test_a_known_failures_file_with_a_missing_counterexample_is_one_line(tmp_pat
     assert "Traceback" not in proc.stderr
     [line] = proc.stderr.strip().splitlines()
     assert "counterexample" in line and "does not exist" in line
+
+
+def test_failed_and_error_rows_of_a_release_line_report_give_their_entries_counterexamples(
+    tmp_path,
+):
+    """A ``check.fail`` row (its message is the label) and an error row are recorded too."""
+    import json
+
+    report = SCRIPT.parents[1] / "reports/samples/keras3-releases/keras3.5-tf/report.json"
+    entry = (
+        "[[known_failure]]\n"
+        'property = "{prop}"\n'
+        'test = "{test}"\n'
+        'layer = "*"\n'
+        'layer_reason = "a test of the script"\n'
+        'target = "keras3-tensorflow"\n'
+        'versions = {{ keras = "==3.5.0" }}\n'
+        'reason = "a test of the script"\n'
+        "signature = {signature}\n"
+    )
+    toml = tmp_path / "known_failures.toml"
+    toml.write_text(
+        entry.format(
+            prop="batch_size_mismatch_is_an_error",
+            test="test_another_batch_size_is_refused",
+            signature="{ check = 'direct call: .* accepted 1 samples silently' }",
+        )
+        + entry.format(
+            prop="paths_agree",
+            test="test_state_evolves_through_one_path[test_on_batch]",
+            signature="{ exception = \"StopIteration\", message = '^$' }",
+        )
+        + entry.format(
+            prop="paths_agree",
+            test="test_state_evolves_through_one_path[test_on_batch]",
+            signature="{ exception = \"StopIteration\", message = 'another message' }",
+        ),
+        encoding="utf-8",
+    )
+    proc = run_script(str(report), "--known-failures", str(toml), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = toml.read_text(encoding="utf-8")
+    assert text.count("counterexample = ") == 2  # not the entry whose message does not match
+    recorded = {
+        json.loads(p.read_text())["failure"]["exception"]: json.loads(p.read_text())
+        for p in (tmp_path / "counterexamples").glob("*.json")
+    }
+    assert recorded["StopIteration"]["failure"] == {
+        "exception": "StopIteration",
+        "check": None,
+        "message": "",
+    }
+    assert recorded["StopIteration"]["example"]["paths"] == ["test_on_batch"]
+    check = recorded["PropertyFailure"]["failure"]["check"]
+    assert check.startswith("direct call: a stateful layer built for batch size ")

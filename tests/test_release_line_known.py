@@ -1,0 +1,110 @@
+"""The release-line sample and the known-failures file say the same thing.
+
+``reports/samples/keras3-releases/`` holds one report per environment of the Keras 3
+release line (matrix/keras3-releases.toml). Every failure it recorded is a reviewed
+entry of the shipped known-failures file pinned to that environment's versions, so that
+a rerun of the line reads ``known`` where it failed and a status change between two
+columns is a real change. And no entry pins an older release without a failure of the
+sample behind it: the pins are evidence, not a range.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from harness.errors import PropertyFailure
+from harness.known_failures import SHIPPED_KNOWN_FAILURES, load_known_failures
+
+SAMPLE = Path(__file__).resolve().parent.parent / "reports" / "samples" / "keras3-releases"
+ENTRIES = load_known_failures(SHIPPED_KNOWN_FAILURES)
+FAILING = ("failed", "error", "flaky")
+
+
+def _reports() -> list[tuple[str, dict]]:
+    return [
+        (p.parent.name, json.loads(p.read_text())) for p in sorted(SAMPLE.glob("*/report.json"))
+    ]
+
+
+REPORTS = _reports()
+
+
+def recorded_failure(row: dict) -> BaseException:
+    """The failure a report row records, as the recognition sees it.
+
+    A failed comparison names its check; a ``check.fail(message)`` has its message as the
+    label (the row's message after the "[property | layer | target] " prefix); an error
+    row records "ExceptionType: message".
+    """
+    message = row["message"] or ""
+    if row["status"] == "error":
+        name, _, rest = message.partition(":")
+        return type(name.strip(), (Exception,), {})(rest.strip())
+    check = (row.get("counterexample") or {}).get("failed_comparison")
+    return PropertyFailure(message, check=check or re.sub(r"^\[[^\]]*\] ", "", message))
+
+
+def entries_for(row: dict, versions: dict) -> list:
+    exc = recorded_failure(row)
+    return [
+        e
+        for e in ENTRIES
+        if e.matches(
+            property_id=row["property"],
+            test=row["test"],
+            layer=row["layer"],
+            target=row["target"],
+            versions=versions,
+        )
+        and e.signature.matches(exc)
+    ]
+
+
+def test_the_sample_holds_the_whole_release_line():
+    assert len(REPORTS) >= 30
+    assert any(row["status"] in FAILING for _, r in REPORTS for row in r["results"])
+
+
+@pytest.mark.parametrize("env, report", REPORTS, ids=[env for env, _ in REPORTS])
+def test_every_failure_of_the_release_line_is_a_pinned_known_failure(env, report):
+    versions = report["targets"][0]["versions"]
+    unknown = [
+        f"{row['test']} [{row['layer']}] {row['status']}: {row['message'][:160]}"
+        for row in report["results"]
+        if row["status"] in FAILING and not entries_for(row, versions)
+    ]
+    assert not unknown, f"{env} ({versions}): not in the known-failures file:\n" + "\n".join(
+        unknown
+    )
+
+
+def test_every_older_release_an_entry_pins_has_its_failure_in_the_sample():
+    """A pin of an older Keras 3 release (before the one CI installs) is backed by a failure."""
+    seen: dict[str, set[str]] = {}  # entry source -> keras versions where the sample hit it
+    for _, report in REPORTS:
+        versions = report["targets"][0]["versions"]
+        for row in report["results"]:
+            if row["status"] in FAILING or row["status"] == "known_failure":
+                for entry in entries_for(row, versions):
+                    seen.setdefault(entry.source, set()).add(versions["keras"])
+    sampled = {r["targets"][0]["versions"]["keras"] for _, r in REPORTS}
+    for entry in ENTRIES:
+        pinned = {p.removeprefix("==") for p in entry.versions.get("keras", ())}
+        older = {v for v in pinned & sampled if Version("3") <= Version(v) < Version("3.15.1")}
+        missing = older - seen.get(entry.source, set())
+        assert not missing, f"{entry.source} pins {sorted(missing)} with no failure in the sample"
+
+
+def test_a_failure_the_file_does_not_pin_is_not_recognised():
+    """The check above can fail: the same failure on a release no entry pins is unknown."""
+    report = next(r for e, r in REPORTS if e == "keras3.5-tf")
+    row = next(r for r in report["results"] if (r["message"] or "").startswith("StopIteration"))
+    assert entries_for(row, report["targets"][0]["versions"])
+    assert not entries_for(row, {**report["targets"][0]["versions"], "keras": "3.7.0"})
+    changed = {**row, "message": "StopIteration: something else"}
+    assert not entries_for(changed, report["targets"][0]["versions"])
