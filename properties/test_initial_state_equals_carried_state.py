@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from harness import sensitivity
 from harness.custom_layers import is_custom
+from harness.property_helpers import stateful_and_stateless
 from harness.strategies import cases, layer_states
 
 pytestmark = pytest.mark.rnn_property("initial_state_equals_carried_state")
@@ -45,10 +46,7 @@ def test_initial_state_equals_carried_state(target, layer_kind, check, data):
     )
     k = data.draw(st.integers(1, len(case.splits) - 1), label="hand over after chunk")
     check.example(case=case, k=k)
-    stateful = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
-    stateless = target.runner(case.spec, batch_size=None, stateful=False)
-    stateful.set_weights(case.weights)
-    stateless.set_weights(case.weights)
+    stateful, stateless = stateful_and_stateless(target, case)
     tol = target.tolerance("consistency")
     check.sensitive(sensitivity.ignored_initial_state(case, k, tol))
 
@@ -80,28 +78,9 @@ def assert_states_close(check, what: str, actual, expected, tol) -> None:
         check.assert_close(what.format(i=i), actual=got, expected=want, tol=tol)
 
 
-@given(data=st.data())
-def test_stateful_layer_given_initial_state(target, layer_kind, check, data):
-    case = data.draw(
-        cases(kind=layer_kind, min_chunks=3, return_sequences=True, return_state=True),
-        label="case",
-    )
-    # Drawn, never a state the layer computes: it differs from the one chunk 0 stores.
-    given_state = data.draw(layer_states(case.spec, case.batch_size), label="initial_state")
-    check.example(case=case, initial_state=given_state)
-    stateful = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
-    stateless = target.runner(case.spec, batch_size=None, stateful=False)
-    stateful.set_weights(case.weights)
-    stateless.set_weights(case.weights)
-    tol = target.tolerance("consistency")
-    check.sensitive(sensitivity.given_after_carried(case, given_state, tol))
-
-    first, second, *rest = case.chunks()
-    rest = np.concatenate(rest, axis=1)
-    stateful(first)  # the stored states the given initial_state must override
-    got = stateful(second, initial_state=given_state)
-    want = stateless(second, initial_state=given_state)
-    call = "a stateful call given initial_state after chunk 0"
+def assert_call_like_stateless(check, call: str, got, runner, want, tol) -> None:
+    """``got``, what ``call`` on ``runner`` returned, vs ``want``, a stateless call's from the
+    same initial state: the outputs, the returned states, then ``runner``'s stored states."""
     check.assert_close(
         f"outputs of {call} vs a stateless call from it",
         actual=got.output,
@@ -114,10 +93,32 @@ def test_stateful_layer_given_initial_state(target, layer_kind, check, data):
     assert_states_close(
         check,
         f"stored state {{i}} after {call} vs its final state",
-        stateful.states(),
+        runner.states(),
         want.states,
         tol,
     )
+
+
+@given(data=st.data())
+def test_stateful_layer_given_initial_state(target, layer_kind, check, data):
+    case = data.draw(
+        cases(kind=layer_kind, min_chunks=3, return_sequences=True, return_state=True),
+        label="case",
+    )
+    # Drawn, never a state the layer computes: it differs from the one chunk 0 stores.
+    given_state = data.draw(layer_states(case.spec, case.batch_size), label="initial_state")
+    check.example(case=case, initial_state=given_state)
+    stateful, stateless = stateful_and_stateless(target, case)
+    tol = target.tolerance("consistency")
+    check.sensitive(sensitivity.given_after_carried(case, given_state, tol))
+
+    first, second, *rest = case.chunks()
+    rest = np.concatenate(rest, axis=1)
+    stateful(first)  # the stored states the given initial_state must override
+    got = stateful(second, initial_state=given_state)
+    want = stateless(second, initial_state=given_state)
+    call = "a stateful call given initial_state after chunk 0"
+    assert_call_like_stateless(check, call, got, stateful, want, tol)
     later = stateful(rest)
     continued = stateless(rest, initial_state=want.states)
     check.assert_close(
@@ -176,26 +177,7 @@ def test_two_input_model_with_a_stateful_layer_saves_and_loads(
         runner.set_states(stored)
         got = runner(first, initial_state=given_state, path=path)
         call = f"the {which} two-input model's {path} with initial_state as its second input"
-        check.assert_close(
-            f"outputs of {call} vs a stateless call from it",
-            actual=got.output,
-            expected=want.output,
-            tol=tol,
-        )
-        assert_states_close(
-            check,
-            f"returned state {{i}} of {call} vs a stateless call's",
-            got.states,
-            want.states,
-            tol,
-        )
-        assert_states_close(
-            check,
-            f"stored state {{i}} after {call} vs its final state",
-            runner.states(),
-            want.states,
-            tol,
-        )
+        assert_call_like_stateless(check, call, got, runner, want, tol)
         later = runner(rest, initial_state=runner.states(), path=path)
         check.assert_close(
             f"outputs of {call}, fed its stored state back, vs a stateless continuation",

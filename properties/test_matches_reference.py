@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.property_helpers import assert_stateful_chunks_match_reference, stateful_and_stateless
 from harness.reference import keras_version_of, run_reference
 from harness.specs import LAYER_KINDS
 from harness.strategies import cases, layer_states, masks
@@ -21,10 +22,7 @@ pytestmark = pytest.mark.rnn_property("matches_reference")
 def _set_up(target, case):
     """The stateless and the stateful runner of ``case``'s layer, both with its weights; the
     reference tolerance; the Keras version whose semantics the reference follows."""
-    stateless = target.runner(case.spec, batch_size=None, stateful=False)
-    stateful = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
-    stateless.set_weights(case.weights)
-    stateful.set_weights(case.weights)
+    stateful, stateless = stateful_and_stateless(target, case)
     keras = keras_version_of(target.versions())
     return stateless, stateful, target.tolerance("reference"), keras
 
@@ -55,27 +53,8 @@ def test_matches_reference(target, layer_kind, check, data):
 
     if initial is not None:
         stateful.set_states(initial)
-    chunk_outputs = [stateful(chunk).output for chunk in case.chunks()]
     where = f"chunks {list(case.splits)}"
-    if spec.return_sequences:
-        actual = np.concatenate(chunk_outputs, axis=1)
-        expected = ref.sequence
-    else:
-        actual = np.stack(chunk_outputs, axis=1)
-        expected = ref.sequence[:, np.cumsum(case.splits) - 1]
-    check.assert_close(
-        f"stateful chunked outputs vs reference ({where})",
-        actual=actual,
-        expected=expected,
-        tol=tol,
-    )
-    for i, (state, want) in enumerate(zip(stateful.states(), ref.states, strict=True)):
-        check.assert_close(
-            f"stateful stored state {i} vs reference ({where})",
-            actual=state,
-            expected=want,
-            tol=tol,
-        )
+    assert_stateful_chunks_match_reference(check, stateful, case, ref, tol, where)
 
 
 @given(data=st.data())

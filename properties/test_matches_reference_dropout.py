@@ -22,12 +22,12 @@ two chunks or more and no all-zero inputs.
 
 import dataclasses
 
-import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import sensitivity
+from harness.property_helpers import assert_stateful_chunks_match_reference, stateful_and_stateless
 from harness.reference import keras_version_of, run_reference
 from harness.specs import LAYER_KINDS
 from harness.strategies import cases
@@ -67,10 +67,7 @@ def test_dropout_changes_nothing_at_inference(target, layer_kind, check, data):
     path = data.draw(st.sampled_from(("call", "predict")), label="stateless path")
     check.example(case=case, path=path)
     spec = case.spec
-    stateless = target.runner(spec, batch_size=None, stateful=False)
-    stateful = target.runner(spec, batch_size=case.batch_size, stateful=True)
-    stateless.set_weights(case.weights)
-    stateful.set_weights(case.weights)
+    stateful, stateless = stateful_and_stateless(target, case)
     tol = target.tolerance("reference")
     check.sensitive(sensitivity.chunked_equals_whole(case, tol))
     # The reference has no dropout: inference must be the layer without it.
@@ -88,25 +85,8 @@ def test_dropout_changes_nothing_at_inference(target, layer_kind, check, data):
             f"{what}: returned state {i} vs reference", actual=state, expected=want, tol=tol
         )
 
-    outputs = [stateful(chunk).output for chunk in case.chunks()]
     where = f"chunks {list(case.splits)}, dropout {spec.dropout}, {spec.recurrent_dropout}"
-    if spec.return_sequences:
-        actual, expected = np.concatenate(outputs, axis=1), ref.sequence
-    else:
-        actual, expected = np.stack(outputs, axis=1), ref.sequence[:, np.cumsum(case.splits) - 1]
-    check.assert_close(
-        f"stateful chunked outputs vs reference ({where})",
-        actual=actual,
-        expected=expected,
-        tol=tol,
-    )
-    for i, (state, want) in enumerate(zip(stateful.states(), ref.states, strict=True)):
-        check.assert_close(
-            f"stateful stored state {i} vs reference ({where})",
-            actual=state,
-            expected=want,
-            tol=tol,
-        )
+    assert_stateful_chunks_match_reference(check, stateful, case, ref, tol, where)
 
 
 @settings(max_examples=EXAMPLES)

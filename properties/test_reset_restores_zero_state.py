@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from harness import sensitivity
+from harness.property_helpers import stateful_and_stateless
 from harness.strategies import cases
 
 pytestmark = pytest.mark.rnn_property("reset_restores_zero_state")
@@ -25,10 +26,7 @@ def test_reset_restores_zero_state(target, layer_kind, check, data):
     case = data.draw(cases(kind=layer_kind, min_chunks=2, return_sequences=True), label="case")
     reset_at = data.draw(st.integers(1, len(case.splits) - 1), label="reset before chunk")
     check.example(case=case, reset_at=reset_at)
-    stateful = target.runner(case.spec, batch_size=case.batch_size, stateful=True)
-    fresh = target.runner(case.spec, batch_size=None, stateful=False)
-    stateful.set_weights(case.weights)
-    fresh.set_weights(case.weights)
+    stateful, fresh = stateful_and_stateless(target, case)
     tol = target.tolerance("consistency")
     check.sensitive(sensitivity.skipped_reset(case, reset_at, tol))
 
