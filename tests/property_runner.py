@@ -3,7 +3,9 @@
 The bite tests use this to run the very same property code against the
 deliberately broken targets in ``tests/broken_targets.py``: ``run_property`` runs
 one target, ``run_bite`` runs a baseline (the real target, through a no-op wrapper
-or with a known framework bug repaired) and a broken one on the same examples.
+or with a known framework bug repaired) and a broken one on the same examples, and
+``assert_bitten`` says what it saw. ``passes_on_real_target`` runs a property on the
+real target, or xfails it where a reviewed known failure says it fails there.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -137,6 +140,38 @@ def known_entries(target: Target, test_fn: Callable, layer_kind: str) -> list[kf
             precision=target.precision,
         )
     ]
+
+
+def passes_on_real_target(
+    test_fn: Callable,
+    target: Target,
+    layer_kind: str,
+    *,
+    max_examples: int,
+    match: str | None = None,
+    known_may_pass: bool = False,
+) -> PropertyCheck:
+    """The evidence of ``test_fn`` passing ``max_examples`` examples on the real ``target``,
+    or an xfail where a reviewed known failure (``known_entries``) says it fails there.
+
+    The real framework failing is a finding, reviewed in known_failures.toml: the test xfails
+    with the entry's reason, once the run has raised (an exception whose message matches
+    ``match``, where given). A run with a known entry that passes fails the test, unless
+    ``known_may_pass``: then its evidence is returned like any passing run's. Without an
+    entry, whatever the run raises fails the test.
+    """
+    known = known_entries(target, test_fn, layer_kind)
+    if not known:
+        return run_property(test_fn, target, layer_kind, max_examples=max_examples)
+    reason = f"known failure of {target.name}: {known[0].reason}"
+    if known_may_pass:
+        try:
+            return run_property(test_fn, target, layer_kind, max_examples=max_examples)
+        except Exception:
+            pytest.xfail(reason)
+    with pytest.raises(Exception, match=match):  # a failure or a framework crash
+        run_property(test_fn, target, layer_kind, max_examples=max_examples)
+    pytest.xfail(reason)
 
 
 class RecordedDraws:
@@ -273,3 +308,17 @@ def run_bite(
         broken.clear()
         baseline.clear()
     return bite
+
+
+def assert_bitten(
+    seen: Bite, broken: str, *, entry: str | None = None, baseline: str = "the baseline"
+) -> None:
+    """Fail unless ``run_bite`` saw the break ``broken`` bite, saying how many examples it
+    searched, under which tolerance ``entry`` (where the bite names one), and how many it set
+    aside as known failures of ``baseline``."""
+    __tracebackhide__ = True
+    under = f" under the {entry} tolerance" if entry is not None else ""
+    assert seen.bitten == 1, (
+        f"{broken} went unseen in {seen.examples} examples{under} "
+        f"({seen.known} set aside as known failures of {baseline})"
+    )

@@ -19,7 +19,7 @@ import pytest
 
 from properties import test_composition_front_layers as front_layers
 from tests.broken_targets import BrokenTarget, WrappedRunner
-from tests.property_runner import known_entries, real_target, run_bite, run_property
+from tests.property_runner import assert_bitten, passes_on_real_target, real_target, run_bite
 from tests.test_properties_bite import ENTRIES, skip_unless_judged_otherwise, under
 
 # A break shows within the first few examples of the derandomized search; the budget
@@ -133,22 +133,14 @@ def test_front_layer_property_fails_on_broken_model_and_passes_without_the_break
         expect=expect,
         max_examples=MAX_EXAMPLES_TO_FALSIFY,
     )
-    assert seen.bitten == 1, (
-        f"{broken.__name__} went unseen in {seen.examples} examples under the {entry} "
-        f"tolerance ({seen.known} set aside as known failures of the baseline)"
-    )
+    assert_bitten(seen, broken.__name__, entry=entry)
 
 
 @pytest.mark.parametrize("prop", PROPERTY_TESTS, ids=[fn.__name__ for fn in PROPERTY_TESTS])
 def test_front_layer_property_passes_on_the_real_target(target, layer_kind, prop):
-    known = known_entries(target, prop, layer_kind)
-    try:
-        evidence = run_property(prop, target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
-    except Exception:
-        if not known:
-            raise
-        # The real framework fails here: a finding, reviewed in known_failures.toml.
-        pytest.xfail(f"known failure of {target.name}: {known[0].reason}")
+    evidence = passes_on_real_target(
+        prop, target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS, known_may_pass=True
+    )
     assert evidence.examples == MAX_EXAMPLES_TO_PASS
     assert evidence.sensitive_examples > 0  # the examples could have failed
 

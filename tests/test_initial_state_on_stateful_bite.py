@@ -20,7 +20,13 @@ import pytest
 
 from properties import test_initial_state_equals_carried_state as handover
 from tests.broken_targets import BrokenTarget, WrappedRunner
-from tests.property_runner import Parametrized, known_entries, run_bite, run_property
+from tests.property_runner import (
+    Parametrized,
+    assert_bitten,
+    known_entries,
+    passes_on_real_target,
+    run_bite,
+)
 
 LAYER = handover.test_stateful_layer_given_initial_state
 MODEL = handover.test_two_input_model_with_a_stateful_layer_saves_and_loads
@@ -130,7 +136,7 @@ def test_the_check_fails_on_the_break_and_passes_without_it(
         expect=expect,
         max_examples=MAX_EXAMPLES_TO_FALSIFY,
     )
-    assert seen.bitten == 1, f"{break_cls.__name__} went unseen in {seen.examples} examples"
+    assert_bitten(seen, break_cls.__name__)
     assert seen.failure is not None and seen.failure.check is not None
     assert seen.failure.check.startswith(("outputs of ", "stored state "))
 
@@ -141,11 +147,12 @@ def test_the_check_fails_on_the_break_and_passes_without_it(
     ids=lambda p: p.__name__,
 )
 def test_the_property_passes_on_the_real_target(target, layer_kind, prop):
-    known = known_entries(target, prop, layer_kind)
-    if known:
-        with pytest.raises(Exception, match=r"stored state \d+ after the saved"):
-            run_property(prop, target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
-        pytest.xfail(f"known failure of {target.name}: {known[0].reason}")
-    evidence = run_property(prop, target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
+    evidence = passes_on_real_target(
+        prop,
+        target,
+        layer_kind,
+        max_examples=MAX_EXAMPLES_TO_PASS,
+        match=r"stored state \d+ after the saved",
+    )
     assert evidence.examples == MAX_EXAMPLES_TO_PASS
     assert evidence.sensitive_examples == MAX_EXAMPLES_TO_PASS

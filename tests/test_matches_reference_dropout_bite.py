@@ -18,7 +18,7 @@ from harness.targets.base import Output
 from harness.targets.training_call import call_in_training
 from properties import test_matches_reference_dropout as dropout
 from tests.broken_targets import BrokenTarget, PretendsGpu, WrappedRunner, ZeroStartEachCall
-from tests.property_runner import run_bite, run_property
+from tests.property_runner import assert_bitten, run_bite, run_property
 
 INFERENCE = dropout.test_dropout_changes_nothing_at_inference
 TRAINING = dropout.test_training_call_carries_its_state_per_sample
@@ -96,7 +96,7 @@ def test_fails_on_the_break_and_passes_without_it(target, prop, runner_cls, expe
         expect=expect,
         max_examples=MAX_EXAMPLES_TO_FALSIFY,
     )
-    assert seen.bitten == 1, seen
+    assert_bitten(seen, runner_cls.__name__)
 
 
 @pytest.mark.parametrize("precision", ("strict", "native"))
@@ -118,7 +118,7 @@ def test_bites_under_a_gpu_tolerance(target, prop, runner_cls, expect, precision
         expect=expect,
         max_examples=MAX_EXAMPLES_TO_FALSIFY,
     )
-    assert seen.bitten == 1, seen
+    assert_bitten(seen, runner_cls.__name__, entry=precision)
 
 
 @pytest.mark.parametrize("prop", [INFERENCE, TRAINING], ids=lambda f: f.__name__)

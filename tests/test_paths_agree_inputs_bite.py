@@ -18,7 +18,7 @@ import pytest
 from harness.targets.base import Output
 from properties import test_paths_agree_inputs as inputs
 from tests.broken_targets import BrokenTarget, TrainerPathsThroughCall, WrappedRunner
-from tests.property_runner import Parametrized, known_entries, run_bite
+from tests.property_runner import Parametrized, assert_bitten, known_entries, run_bite
 
 MAX_EXAMPLES_TO_FALSIFY = 30  # each break shows within the first few examples
 ONE_CALL = inputs.test_one_call_carries_state_from_batch_to_batch
@@ -115,7 +115,4 @@ def test_paths_agree_inputs_fails_on_broken_target_and_passes_without_the_break(
         expect=CARRY,
         max_examples=MAX_EXAMPLES_TO_FALSIFY,
     )
-    assert seen.bitten == 1, (
-        f"{behaviour.__name__} went unseen in {seen.examples} examples "
-        f"({seen.known} set aside as known failures of {baseline.name})"
-    )
+    assert_bitten(seen, behaviour.__name__, baseline=baseline.name)

@@ -71,7 +71,9 @@ from tests.broken_targets import (
 )
 from tests.property_runner import (
     Parametrized,
+    assert_bitten,
     known_entries,
+    passes_on_real_target,
     property_id,
     run_bite,
     run_property,
@@ -356,21 +358,12 @@ def assert_bites(bite: Bite, target, layer_kind: str, entry: str) -> None:
         expect=bite.expect,
         max_examples=MAX_EXAMPLES_TO_FALSIFY,
     )
-    assert seen.bitten == 1, (
-        f"{bite.behaviour} went unseen in {seen.examples} examples under the {entry} "
-        f"tolerance ({seen.known} set aside as known failures of the baseline)"
-    )
+    assert_bitten(seen, bite.behaviour, entry=entry)
 
 
 @pytest.mark.parametrize("prop", PROPERTY_TESTS, ids=[fn.__name__ for fn in PROPERTY_TESTS])
 def test_property_passes_on_the_real_target(target, layer_kind, prop):
-    known = known_entries(target, prop, layer_kind)
-    if known:
-        # The real framework fails here: that is a finding, reviewed in known_failures.toml.
-        with pytest.raises(Exception):  # noqa: B017 - a failure or a framework crash
-            run_property(prop, target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
-        pytest.xfail(f"known failure of {target.name}: {known[0].reason}")
-    evidence = run_property(prop, target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
+    evidence = passes_on_real_target(prop, target, layer_kind, max_examples=MAX_EXAMPLES_TO_PASS)
     assert evidence.examples == MAX_EXAMPLES_TO_PASS
 
 
