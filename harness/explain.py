@@ -314,7 +314,8 @@ QUESTIONS = (
                 _tests("composition", "test_conv_lstm1d"),
             ),
             Claim(
-                "mixed_float16: chunked equals whole, and the outputs match the reference",
+                "mixed_float16, mixed_bfloat16 and bfloat16: chunked equals whole, and the "
+                "outputs match the reference",
                 _tests("composition", "test_mixed_precision"),
             ),
             Claim(

@@ -302,7 +302,7 @@ class LayerSpec:
         return dataclasses.replace(self, **changes)
 
 
-DTYPE_POLICIES = ("float32", "mixed_float16")
+DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16")
 PADDINGS = ("same", "valid")  # ConvLSTM1D padding along its one spatial axis
 
 

@@ -23,6 +23,16 @@ Findings in Keras 3.15.1, on the TensorFlow, JAX and PyTorch backends alike:
   returned states only when ``spec.return_state`` is set, so the stateful
   ``Bidirectional`` runs without it, and the crash is left to the property that
   needs it to show.
+- **A ``bfloat16`` recurrent layer cannot be built with its default initializer.**
+  ``LSTM``/``GRU``/``SimpleRNN(dtype="bfloat16")`` initialise the recurrent kernel
+  with ``Orthogonal``, whose QR has no bfloat16 kernel on a CPU: TensorFlow raises
+  ``InvalidArgumentError`` (``Qr``: bfloat16 not in the allowed types), JAX
+  ``NotImplementedError`` ("Unsupported dtype bfloat16"), PyTorch
+  ``NotImplementedError`` ("geqrf_cpu" not implemented for 'BFloat16'). The
+  ``mixed_bfloat16`` policy keeps float32 variables and builds. Runners load every
+  weight before use, so a plain ``bfloat16`` layer is built with
+  ``recurrent_initializer="glorot_uniform"`` (``BFLOAT16_RECURRENT_INITIALIZER``):
+  the initial values are never used.
 """
 
 from __future__ import annotations
@@ -37,6 +47,9 @@ from harness.errors import HarnessUsageError, check_argument
 from harness.specs import ConvLSTM1DLayer, ModelSpec, RecurrentLayer
 from harness.targets.base import Output
 from harness.targets.jax_call import EagerAndCompiled, JaxCompiledCall
+
+# Plain bfloat16 layers only: Orthogonal (the default) cannot run in bfloat16 on a CPU.
+BFLOAT16_RECURRENT_INITIALIZER = "glorot_uniform"
 
 
 @dataclass
@@ -132,6 +145,8 @@ class ModelRunner:
             )
         assert isinstance(entry, RecurrentLayer)
         kwargs = entry.layer.replace(return_state=self.spec.return_state).layer_kwargs()
+        if policy == "bfloat16":
+            kwargs["recurrent_initializer"] = BFLOAT16_RECURRENT_INITIALIZER
         layer = getattr(keras.layers, entry.layer.kind)(
             stateful=self.stateful,
             go_backwards=entry.go_backwards,
