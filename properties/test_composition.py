@@ -567,33 +567,42 @@ def test_conv_lstm1d_reset_zeroes(target, layer_kind, check, data):
 
 @given(data=st.data())
 def test_mixed_precision_chunked_equals_whole(target, layer_kind, check, data):
-    _assert_reduced_precision_chunked_equals_whole(target, layer_kind, check, data, "mixed_float16")
+    specs = model_specs(first_kind=layer_kind, max_layers=2, dense_head=None, dtype="mixed_float16")
+    case = data.draw(model_cases(specs), label="case")
+    check.example(case=case)
+    _assert_reduced_precision_chunked_equals_whole(target, check, case)
 
 
 @given(data=st.data())
 def test_mixed_precision_matches_reference(target, layer_kind, check, data):
-    _assert_reduced_precision_matches_reference(target, layer_kind, check, data, "mixed_float16")
+    specs = model_specs(first_kind=layer_kind, max_layers=1, dtype="mixed_float16")
+    case = data.draw(model_cases(specs, magnitudes=MIXED_PRECISION_MAGNITUDES), label="case")
+    check.example(case=case)
+    _assert_reduced_precision_matches_reference(target, check, case)
 
 
 @pytest.mark.parametrize("policy", BFLOAT16_POLICIES)
 @settings(max_examples=BFLOAT16_EXAMPLES)
 @given(data=st.data())
 def test_mixed_precision_bfloat16_chunked_equals_whole(target, layer_kind, check, data, policy):
-    _assert_reduced_precision_chunked_equals_whole(target, layer_kind, check, data, policy)
+    specs = model_specs(first_kind=layer_kind, max_layers=2, dense_head=None, dtype=policy)
+    case = data.draw(model_cases(specs), label="case")
+    check.example(case=case)
+    _assert_reduced_precision_chunked_equals_whole(target, check, case)
 
 
 @pytest.mark.parametrize("policy", BFLOAT16_POLICIES)
 @settings(max_examples=BFLOAT16_EXAMPLES)
 @given(data=st.data())
 def test_mixed_precision_bfloat16_matches_reference(target, layer_kind, check, data, policy):
-    _assert_reduced_precision_matches_reference(target, layer_kind, check, data, policy)
-
-
-def _assert_reduced_precision_chunked_equals_whole(target, layer_kind, check, data, policy):
-    __tracebackhide__ = True
-    specs = model_specs(first_kind=layer_kind, max_layers=2, dense_head=None, dtype=policy)
-    case = data.draw(model_cases(specs), label="case")
+    specs = model_specs(first_kind=layer_kind, max_layers=1, dtype=policy)
+    case = data.draw(model_cases(specs, magnitudes=MIXED_PRECISION_MAGNITUDES), label="case")
     check.example(case=case)
+    _assert_reduced_precision_matches_reference(target, check, case)
+
+
+def _assert_reduced_precision_chunked_equals_whole(target, check, case) -> None:
+    __tracebackhide__ = True
     # Both sides run the same reduced-precision kernels on the same values, and a float16
     # or bfloat16 state is stored exactly in its float32 (mixed) or bfloat16 (plain)
     # variable: chunked must equal whole exactly, which the float32 consistency tolerance
@@ -601,16 +610,13 @@ def _assert_reduced_precision_chunked_equals_whole(target, layer_kind, check, da
     _assert_chunked_equals_whole(target, check, case, _consistency(target))
 
 
-def _assert_reduced_precision_matches_reference(target, layer_kind, check, data, policy):
+def _assert_reduced_precision_matches_reference(target, check, case) -> None:
+    """``case``'s one-layer model under its dtype policy against the float64 reference."""
     __tracebackhide__ = True
-    specs = model_specs(first_kind=layer_kind, max_layers=1, dtype=policy)
-    case = data.draw(model_cases(specs, magnitudes=MIXED_PRECISION_MAGNITUDES), label="case")
-    check.example(case=case)
-    out = _runner(target, case.spec.returning_everything(), case.weights)(case.x)
-    layer = case.spec.layers[0].layer
-    expected = run_reference(layer, case.weights, case.x)
+    policy = case.spec.dtype
     tol = REDUCED_PRECISION_REFERENCE[policy]
-
+    out = _runner(target, case.spec.returning_everything(), case.weights)(case.x)
+    expected = run_reference(case.spec.layers[0].layer, case.weights, case.x)
     check.assert_close(
         f"{policy} outputs vs the float64 reference",
         actual=out.output,
