@@ -79,9 +79,15 @@ BFLOAT16_UNIT_ROUNDOFF = 2.0**-8  # 3.9e-3: bfloat16 keeps 8 significant bits
 # torch alike: 61.5 for 59.89 at step 9, the growing c above), 3.8 u (jax). The two
 # policies gave the same figures on every backend. Random examples, LSTM and GRU, per
 # policy (300 on tensorflow, 150 on torch): at most 5.4 u where |ref| <= 1 (GRU,
-# bfloat16, tensorflow) and 3.8 u where |ref| > 1. 16 u = 6.3e-2 bounds the ~11 u worst
-# case derived above, and the 6.9 u measured with a margin of 2.3.
-BFLOAT16_REFERENCE = Tolerance(rtol=16 * BFLOAT16_UNIT_ROUNDOFF, atol=16 * BFLOAT16_UNIT_ROUNDOFF)
+# bfloat16, tensorflow) and 3.8 u where |ref| > 1. A value passes where
+# |diff| <= atol + rtol*|ref|: rtol 16 u bounds the relative error where |ref| > 1 (the
+# ~11 u derived above, 6.9 u measured: a margin of 2.3); atol 8 u bounds the absolute error
+# where |ref| <= 1 (5.4 u measured at most on any backend: a margin of 1.5, as float16's
+# 8 u over its 5 u), so the allowance there is 8-24 u. (Reviewed 2026-12-05: with atol
+# 16 u it was 16-32 u, and a GRU that ignores its own state passed 39 of 40 random
+# tensorflow examples.) Even so this check sees only gross state bugs at bfloat16's
+# precision: the state semantics are judged exactly by chunked vs whole, and at float32.
+BFLOAT16_REFERENCE = Tolerance(rtol=16 * BFLOAT16_UNIT_ROUNDOFF, atol=8 * BFLOAT16_UNIT_ROUNDOFF)
 REDUCED_PRECISION_REFERENCE = {
     "mixed_float16": MIXED_FLOAT16_REFERENCE,
     "mixed_bfloat16": BFLOAT16_REFERENCE,
@@ -588,7 +594,8 @@ def test_mixed_precision_matches_reference(target, layer_kind, check, data):
 @given(data=st.data())
 def test_mixed_precision_bfloat16_chunked_equals_whole(target, layer_kind, check, data, policy):
     specs = model_specs(first_kind=layer_kind, max_layers=2, dense_head=None, dtype=policy)
-    case = data.draw(model_cases(specs), label="case")
+    # Two chunks or more: a state is carried in every one of its few examples.
+    case = data.draw(model_cases(specs, min_chunks=2), label="case")
     check.example(case=case)
     _assert_reduced_precision_chunked_equals_whole(target, check, case)
 
@@ -598,9 +605,25 @@ def test_mixed_precision_bfloat16_chunked_equals_whole(target, layer_kind, check
 @given(data=st.data())
 def test_mixed_precision_bfloat16_matches_reference(target, layer_kind, check, data, policy):
     specs = model_specs(first_kind=layer_kind, max_layers=1, dtype=policy)
-    case = data.draw(model_cases(specs, magnitudes=MIXED_PRECISION_MAGNITUDES), label="case")
+    # No relu: an unbounded activation feeds a growing state back through the gates, so
+    # bfloat16's rounding compounds (found 2026-12-05 by the thorough profile: an LSTM with
+    # relu and one unit, 5.0 for 5.71 after 6 steps), and a mismatch would say nothing of
+    # Keras. A drawn relu becomes tanh; relu is judged at float32 (matches_reference) and
+    # by chunked vs whole here.
+    cases = model_cases(specs, magnitudes=MIXED_PRECISION_MAGNITUDES).map(_relu_as_tanh)
+    case = data.draw(cases, label="case")
     check.example(case=case)
     _assert_reduced_precision_matches_reference(target, check, case)
+
+
+def _relu_as_tanh(case):
+    """``case`` with its first layer's relu activation replaced by tanh."""
+    first = case.spec.layers[0]
+    if first.layer.activation != "relu":
+        return case
+    layer = dataclasses.replace(first.layer, activation="tanh")
+    layers = (dataclasses.replace(first, layer=layer), *case.spec.layers[1:])
+    return dataclasses.replace(case, spec=dataclasses.replace(case.spec, layers=layers))
 
 
 def _assert_reduced_precision_chunked_equals_whole(target, check, case) -> None:

@@ -195,6 +195,24 @@ class StatelessRemembers(WrappedRunner):
         return Output(None, loss=total / len(x))
 
 
+class UnweightedFitLoss(WrappedRunner):
+    """fit reports the unweighted mean of its batches' losses (Keras 3.0-3.1, keras#19363)."""
+
+    def __call__(self, x, *, initial_state=None, path="call", batch_size=None) -> Output:
+        if self.stateful or path != "fit" or not batch_size or len(x) % batch_size == 0:
+            return self.inner(x, initial_state=initial_state, path=path, batch_size=batch_size)
+        twin = self.target.runner(
+            self.spec.replace(return_sequences=True), batch_size=None, stateful=False
+        )
+        twin.set_weights(self.inner.get_weights())
+        losses = []
+        for start in range(0, len(x), batch_size):
+            out = twin(np.asarray(x[start : start + batch_size]))
+            head = out.output if self.spec.return_sequences else out.output[:, -1]
+            losses.append(float(np.mean(head**2)))
+        return Output(None, loss=float(np.mean(losses)))
+
+
 class LeaksBatchIntoState(WrappedRunner):
     """A stateless layer whose starting state depends on the whole batch (its mean input)."""
 
@@ -425,6 +443,7 @@ BROKEN_RUNNERS: dict[str, type[WrappedRunner]] = {
     "reset_clears_first_state_only": ResetClearsFirstStateOnly,
     "reset_does_nothing": ResetDoesNothing,
     "stateless_remembers": StatelessRemembers,
+    "unweighted_fit_loss": UnweightedFitLoss,
     "transposed_recurrent_kernel": TransposedRecurrentKernel,
     "leaks_batch_into_state": LeaksBatchIntoState,
     "forgets_state_outside_call": ForgetsStateOutsideCall,
