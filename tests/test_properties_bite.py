@@ -107,10 +107,21 @@ class Bite:
     """
 
     def __init__(
-        self, prop, behaviour, expect, *, kinds=ALL, repair=None, comparison="consistency"
+        self,
+        prop,
+        behaviour,
+        expect,
+        *,
+        kinds=ALL,
+        repair=None,
+        comparison="consistency",
+        below_native_floor=None,
     ):
         self.prop, self.behaviour, self.expect = prop, behaviour, expect
         self.kinds, self.repair, self.comparison = kinds, repair, comparison
+        # Why the break is smaller than a GPU's native tolerance (its bite is shown under
+        # the others), or None.
+        self.below_native_floor = below_native_floor
 
     @property
     def id(self) -> str:
@@ -208,6 +219,8 @@ BITES = [
         "unweighted_fit_loss",
         r"^stateless fit loss with batch_size=\d+ is the unweighted mean of its \d+ batches",
         comparison="reference",
+        below_native_floor="the unweighted and the sample-weighted mean loss differ by "
+        "about 1e-3 in most draws, below a GPU's native tolerance (unseen in 113 JAX examples)",
     ),
     Bite(
         mismatch.test_another_batch_size_is_refused,
@@ -321,6 +334,8 @@ def test_property_fails_on_broken_target_and_passes_without_the_break(
 ):
     if layer_kind not in bite.kinds:
         pytest.skip(f"{bite.behaviour} is not a bug for {layer_kind} (it has one state)")
+    if entry == "pretend-gpu-native" and bite.below_native_floor:
+        pytest.skip(f"{bite.behaviour} under the native tolerance: {bite.below_native_floor}")
     assert_bites(bite, target, layer_kind, entry)
 
 
